@@ -1,0 +1,163 @@
+"""Training jobs in background threads, behind one process-wide bounded queue.
+
+Training is CPU-bound: running more jobs than the cores can feed only slows everyone. The
+queue lets `MNISTKIT_MAX_JOBS` jobs train at once (default: one per two cores) and keeps the
+rest waiting in order; a waiting job knows its position and can be cancelled. A job owns its
+thread and its `Progress`; the worker never touches any UI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from mnistkit.config import TrainConfig
+from mnistkit.progress import Progress, Snapshot
+from mnistkit.runs import RunStore
+
+MAX_JOBS_ENV = "MNISTKIT_MAX_JOBS"
+
+
+def default_max_jobs() -> int:
+    """`MNISTKIT_MAX_JOBS` if set, else one job per two cores (at least one)."""
+    value = os.environ.get(MAX_JOBS_ENV, "")
+    if value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+class JobQueue:
+    """FIFO admission of jobs: at most `slots` run at once."""
+
+    def __init__(self, slots: int | None = None) -> None:
+        self.slots = slots or default_max_jobs()
+        self._cond = threading.Condition()
+        self._waiting: list[TrainingJob] = []
+        self._running: set[TrainingJob] = set()
+
+    def acquire(self, job: TrainingJob) -> bool:
+        """Wait for a slot; False if the job was cancelled while waiting."""
+        with self._cond:
+            self._waiting.append(job)
+            try:
+                while True:
+                    self._publish_positions()
+                    if job.progress.stop_requested:
+                        return False
+                    if self._waiting[0] is job and len(self._running) < self.slots:
+                        self._running.add(job)
+                        return True
+                    self._cond.wait(timeout=0.5)
+            finally:
+                self._waiting.remove(job)
+                self._publish_positions()
+                self._cond.notify_all()
+
+    def release(self, job: TrainingJob) -> None:
+        with self._cond:
+            self._running.discard(job)
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Let waiting jobs re-check (e.g. after a cancel)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def _publish_positions(self) -> None:
+        for i, waiting in enumerate(self._waiting, start=1):
+            waiting.progress.update(queue_position=i)
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+
+_queue: JobQueue | None = None
+_queue_lock = threading.Lock()
+_jobs: dict[str, TrainingJob] = {}
+
+
+def shared_queue() -> JobQueue:
+    """The process-wide queue every browser session's jobs go through."""
+    global _queue
+    with _queue_lock:
+        if _queue is None:
+            _queue = JobQueue()
+        return _queue
+
+
+def find_job(job_id: str) -> TrainingJob | None:
+    """A job by its secret id (so a reloaded browser tab can find its own job again)."""
+    with _queue_lock:
+        return _jobs.get(job_id)
+
+
+class TrainingJob:
+    """One training run in a daemon thread; `snapshot()` and `stop()` are safe from any thread."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        store: RunStore,
+        *,
+        name: str | None = None,
+        data_dir: str | Path | None = None,
+        queue: JobQueue | None = None,
+    ) -> None:
+        self.id = secrets.token_urlsafe(16)
+        self.config, self.store, self.name, self.data_dir = config, store, name, data_dir
+        self.queue = queue or shared_queue()
+        self.progress = Progress(epochs=config.epochs)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name=f"train-{self.id[:6]}", daemon=True)
+        with _queue_lock:
+            _jobs[self.id] = self
+
+    def start(self) -> TrainingJob:
+        self.progress.update(status="queued", message="waiting for a free training slot")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Cancel if queued; stop within one batch if training (the best checkpoint is kept)."""
+        self.progress.request_stop()
+        self.queue.wake()
+
+    def snapshot(self) -> Snapshot:
+        return self.progress.snapshot()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        if not self.queue.acquire(self):
+            self.progress.finish("stopped", "cancelled before it started", queue_position=None)
+            return
+        try:
+            from mnistkit.training import train  # TensorFlow loads here, off the page's thread
+
+            train(
+                self.config,
+                self.store,
+                name=self.name,
+                data_dir=self.data_dir,
+                progress=self.progress,
+            )
+        except BaseException as exc:  # recorded for the page; the thread must not die silently
+            self.error = exc
+            if not self.progress.snapshot().finished:
+                self.progress.finish("failed", f"{type(exc).__name__}: {exc}")
+        finally:
+            self.queue.release(self)

@@ -1,0 +1,141 @@
+"""A thread-safe record of a training run that a UI can poll while a worker thread trains.
+
+The worker (through `RecorderCallback`) writes; any thread may call `snapshot()`, which
+returns plain copies, so a page never holds the lock while it draws.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+SMOOTHING = 0.9  # exponential moving average factor for the per-batch loss curve
+MAX_POINTS = 1500  # per-batch points returned by a snapshot (older ones are thinned)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a page needs to draw one frame of a training run."""
+
+    status: str  # idle, queued, running, completed, stopped, failed, interrupted
+    epoch: int  # epochs finished
+    epochs: int  # epochs planned (early stopping may end sooner)
+    step: int  # steps done in the current epoch
+    steps_per_epoch: int
+    batches: list[dict]  # {"epoch": float, "loss": smoothed, "accuracy": smoothed}
+    history: dict[str, list[float]]  # per-epoch loss, accuracy, val_loss, val_accuracy
+    elapsed: float
+    eta: float | None  # seconds left if every planned epoch runs
+    message: str
+    run_dir: str | None
+    metrics: dict | None
+    queue_position: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the planned steps done, 0..1."""
+        total = self.epochs * max(self.steps_per_epoch, 1)
+        done = self.epoch * self.steps_per_epoch + self.step
+        return 0.0 if total == 0 else min(1.0, done / total)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "stopped", "failed", "interrupted")
+
+
+@dataclass
+class Progress:
+    """Mutable run state guarded by a lock; the stop event asks the trainer to stop."""
+
+    status: str = "idle"
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    message: str = ""
+    run_dir: str | None = None
+    metrics: dict | None = None
+    queue_position: int | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _batches: list[dict] = field(default_factory=list, repr=False)
+    _history: dict[str, list[float]] = field(default_factory=dict, repr=False)
+    _epoch: int = 0
+    _step: int = 0
+    _started: float | None = None
+    _ended: float | None = None
+    _ema: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def update(self, **fields: object) -> None:
+        """Set public fields (status, message, run_dir, metrics, queue_position, ...)."""
+        with self._lock:
+            for key, value in fields.items():
+                if key.startswith("_") or not hasattr(self, key):
+                    raise AttributeError(key)
+                setattr(self, key, value)
+
+    def begin(self, epochs: int, steps_per_epoch: int, run_dir: str | None = None) -> None:
+        with self._lock:
+            self.status, self.epochs, self.steps_per_epoch = "running", epochs, steps_per_epoch
+            self.run_dir = run_dir
+            self.queue_position = None
+            self._started = time.monotonic()
+            self._ended = None
+
+    def add_batch(self, epoch: int, step: int, values: dict[str, float]) -> None:
+        """Record training metrics for the steps ending at `step` (1-based) of `epoch` (0-based)."""
+        with self._lock:
+            self._epoch, self._step = epoch, step
+            point = {"epoch": epoch + step / max(self.steps_per_epoch, 1)}
+            for key, value in values.items():
+                prev = self._ema.get(key)
+                smoothed = value if prev is None else SMOOTHING * prev + (1 - SMOOTHING) * value
+                self._ema[key] = smoothed
+                point[key] = smoothed
+            self._batches.append(point)
+
+    def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record the per-epoch logs of `epoch` (0-based)."""
+        with self._lock:
+            self._epoch, self._step = epoch + 1, 0
+            for key, value in logs.items():
+                self._history.setdefault(key, []).append(float(value))
+
+    def finish(self, status: str, message: str = "", **fields: object) -> None:
+        self.update(status=status, message=message, **fields)
+        with self._lock:
+            self._ended = time.monotonic()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            now = self._ended or time.monotonic()
+            elapsed = 0.0 if self._started is None else now - self._started
+            done = self._epoch + self._step / max(self.steps_per_epoch, 1)
+            eta = None
+            if self.status == "running" and done > 0:
+                eta = elapsed / done * max(self.epochs - done, 0.0)
+            stride = len(self._batches) // MAX_POINTS + 1
+            batches = self._batches[::stride]
+            if stride > 1 and batches[-1] is not self._batches[-1]:
+                batches.append(self._batches[-1])
+            return Snapshot(
+                status=self.status,
+                epoch=self._epoch,
+                epochs=self.epochs,
+                step=self._step,
+                steps_per_epoch=self.steps_per_epoch,
+                batches=[dict(b) for b in batches],
+                history={k: list(v) for k, v in self._history.items()},
+                elapsed=elapsed,
+                eta=eta,
+                message=self.message,
+                run_dir=self.run_dir,
+                metrics=None if self.metrics is None else dict(self.metrics),
+                queue_position=self.queue_position,
+            )

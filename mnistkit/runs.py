@@ -1,0 +1,486 @@
+"""Run folders on disk: create, update, list, load and clean up training runs.
+
+A run folder holds ``config.json``, ``status.json``, ``history.json``,
+``metrics.json`` and ``model.keras``; every JSON file is written atomically (temp file
++ ``os.replace``), so a reader never sees half a file. Reading never raises for a
+damaged run: it comes back with status ``"broken"`` and the reason in
+``RunInfo.error``. Standard library only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+RUNS_ENV = "MNISTKIT_RUNS_DIR"
+STATUSES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
+LIVE_STATUSES = ("queued", "running")
+INTERRUPTED_MESSAGE = "the training process ended before this run finished"
+MODEL_FILE = "model.keras"
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+MAX_NAME = 60
+
+_ACTIVE: set[str] = set()  # run folders this process is training right now
+_ACTIVE_LOCK = threading.Lock()
+_STATUS_LOCK = threading.Lock()  # serialises read-modify-write of status.json
+
+
+def resolve_runs_dir(runs_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Return the runs folder: argument, else ``$MNISTKIT_RUNS_DIR``, else ./runs."""
+    chosen = runs_dir or os.environ.get(RUNS_ENV) or "runs"
+    return Path(chosen).expanduser()
+
+
+# --- atomic writes --------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in its folder and ``os.replace``."""
+    path = Path(path)
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-")
+    try:
+        with tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, path)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as strict JSON (NaN/inf become null) to ``path`` atomically."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=False, allow_nan=False, default=_plain)
+    atomic_write_text(path, text + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    """Return ``obj`` with NaN/inf floats replaced by None (recursing)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _plain(obj: Any) -> Any:
+    """JSON fallback: numpy scalars/arrays via ``tolist``, paths as strings."""
+    if hasattr(obj, "tolist"):
+        return _finite(obj.tolist())
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, set | frozenset):
+        return _finite(sorted(obj, key=str))
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Best-effort fsync of a folder so a rename survives a crash (POSIX only)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- names and process bookkeeping ----------------------------------------------------
+
+
+def sanitize_name(name: str) -> str:
+    """Return a safe folder-name part: ``[A-Za-z0-9._-]``, no leading dot, <= 60."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
+    text = re.sub(r"-{2,}", "-", text).lstrip(".-")
+    return text[:MAX_NAME].rstrip(".-") or "run"
+
+
+def register_active(run_dir: str | os.PathLike[str]) -> None:
+    """Mark ``run_dir`` as trained by this process; ``mark_interrupted`` skips it."""
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(_key(run_dir))
+
+
+def unregister_active(run_dir: str | os.PathLike[str]) -> None:
+    """Forget ``run_dir`` as an active run of this process."""
+    with _ACTIVE_LOCK:
+        _ACTIVE.discard(_key(run_dir))
+
+
+def is_active(run_dir: str | os.PathLike[str]) -> bool:
+    """Return True if this process registered ``run_dir`` as active."""
+    with _ACTIVE_LOCK:
+        return _key(run_dir) in _ACTIVE
+
+
+def _key(run_dir: str | os.PathLike[str]) -> str:
+    return str(Path(run_dir).resolve())
+
+
+def pid_alive(pid: int) -> bool:
+    """Return True if process ``pid`` exists (a permission error counts as alive)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return _pid_alive_windows(pid)
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _pid_alive_windows(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    query_limited_information = 0x1000
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return kernel32.GetLastError() == 5  # access denied: it exists
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return bool(ok) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def history_csv(history: dict[str, Any]) -> str:
+    """Return per-epoch history as CSV text: ``epoch,loss,accuracy,val_loss,...``."""
+    series = {k: v for k, v in history.items() if isinstance(v, list | tuple)}
+    columns = [k for k in HISTORY_KEYS if k in series]
+    columns += [k for k in series if k not in columns]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *columns])
+    for i in range(max((len(v) for v in series.values()), default=0)):
+        row = [series[k][i] if i < len(series[k]) else None for k in columns]
+        writer.writerow([i + 1, *("" if v is None else v for v in row)])
+    return out.getvalue()
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _timestamp(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return 0.0
+
+
+def _mtime_iso(path: Path) -> str:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat()
+    except OSError:
+        return ""
+
+
+def _is_run_dir(path: Path) -> bool:
+    """A visible, real (non-symlink) folder."""
+    try:
+        return not path.name.startswith(".") and not path.is_symlink() and path.is_dir()
+    except OSError:
+        return False
+
+
+class _Unreadable(Exception):
+    """A run file that is missing or cannot be parsed; the message says why."""
+
+
+def _read_json(path: Path, required: bool = True) -> dict[str, Any] | None:
+    """Read a JSON object, raising ``_Unreadable`` with a readable reason."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise _Unreadable(f"{path.name} is missing") from None
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unreadable(f"{path.name} cannot be read: {exc}") from None
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise _Unreadable(f"{path.name} is not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise _Unreadable(f"{path.name} does not hold a JSON object")
+    return obj
+
+
+# --- the store ------------------------------------------------------------------------
+
+
+@dataclass
+class RunInfo:
+    """What is known about one run folder; status "broken" when it cannot be read."""
+
+    run_id: str
+    path: Path
+    status: str
+    name: str
+    created: str
+    config: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    error: str | None = None  # why it is broken, or which optional file is unreadable
+    has_model: bool = False
+    pid: int | None = None
+    message: str | None = None
+    updated: str | None = None
+
+    @property
+    def arch(self) -> str | None:
+        """The model architecture from the config, if known."""
+        return (self.config or {}).get("arch")
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """The test accuracy from the metrics, if known."""
+        return (self.metrics or {}).get("test_accuracy")
+
+    @property
+    def broken(self) -> bool:
+        """True when the run folder could not be read."""
+        return self.status == "broken"
+
+
+class RunStore:
+    """Run folders under one root; the root is created on the first write."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = resolve_runs_dir(root).resolve()
+
+    # writing
+
+    def create(self, name: str, config: Any) -> Path:
+        """Create ``YYYYmmdd-HHMMSS-<name>[-N]`` with config and status; mark active."""
+        if hasattr(config, "to_dict"):
+            config = config.to_dict()
+        self.root.mkdir(parents=True, exist_ok=True)
+        base = f"{_stamp()}-{sanitize_name(name)}"
+        for n in range(1, 10_000):
+            run_dir = self._inside(base if n == 1 else f"{base}-{n}")
+            try:
+                os.mkdir(run_dir)
+            except FileExistsError:
+                continue
+            break
+        else:
+            raise FileExistsError(f"no free run folder name for {base!r}")
+        register_active(run_dir)
+        now = _now()
+        status = {
+            "status": "running",
+            "pid": os.getpid(),
+            "created": now,
+            "updated": now,
+            "message": None,
+            "name": name,
+        }
+        try:
+            atomic_write_json(run_dir / "config.json", dict(config))
+            atomic_write_json(run_dir / "status.json", status)
+        except BaseException:
+            unregister_active(run_dir)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        return run_dir
+
+    def set_status(
+        self, run_dir: str | os.PathLike[str], status: str, message: str | None = None
+    ) -> None:
+        """Update ``status.json`` (other fields kept); a final status unregisters it."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+        path = self._inside(run_dir)
+        with _STATUS_LOCK:
+            self._write_status(path, status, message)
+        if status not in LIVE_STATUSES:
+            unregister_active(path)
+
+    def write_history(self, run_dir: str | os.PathLike[str], history: dict[str, Any]) -> None:
+        """Write per-epoch history lists to ``history.json``."""
+        self.write_json(run_dir, "history.json", history)
+
+    def write_metrics(self, run_dir: str | os.PathLike[str], metrics: dict[str, Any]) -> None:
+        """Write final metrics to ``metrics.json``."""
+        self.write_json(run_dir, "metrics.json", metrics)
+
+    def write_json(self, run_dir: str | os.PathLike[str], filename: str, obj: Any) -> Path:
+        """Atomically write ``obj`` to ``run_dir/filename`` (a plain, visible name)."""
+        if (
+            not filename
+            or filename != Path(filename).name
+            or "\\" in filename
+            or filename.startswith(".")
+        ):
+            raise ValueError(f"not a plain file name: {filename!r}")
+        target = self._inside(run_dir) / filename
+        atomic_write_json(target, obj)
+        return target
+
+    def model_path(self, run_dir: str | os.PathLike[str]) -> Path:
+        """Where a run's model is saved."""
+        return self._inside(run_dir) / MODEL_FILE
+
+    def delete(self, run_id: str | os.PathLike[str]) -> None:
+        """Delete a run folder; refuses anything that resolves outside the root."""
+        path = self._inside(run_id)
+        if path.is_symlink() or not path.is_dir():
+            raise FileNotFoundError(f"no run folder {path.name!r} in {self.root}")
+        unregister_active(path)
+        shutil.rmtree(path)
+
+    def mark_interrupted(self) -> list[str]:
+        """Set live runs whose process is gone (or is us, unregistered) interrupted."""
+        flipped = []
+        for info in self.list():
+            if info.status in LIVE_STATUSES and self._is_stale(info.path, info.pid):
+                with _STATUS_LOCK:  # re-check: the owner may have just finished it
+                    current = self.load(info.path)
+                    if current.status in LIVE_STATUSES and self._is_stale(info.path, current.pid):
+                        self._write_status(info.path, "interrupted", INTERRUPTED_MESSAGE)
+                        flipped.append(info.run_id)
+        return flipped
+
+    # reading
+
+    def load(self, run_id_or_path: str | os.PathLike[str]) -> RunInfo:
+        """Read a run folder; never raises: a damaged run comes back as "broken"."""
+        path = self.root / run_id_or_path
+        try:
+            return self._load(path)
+        except Exception as exc:  # last resort: a listing must never crash the app
+            return self._broken(path, f"unexpected error: {exc!r}")
+
+    def list(self) -> list[RunInfo]:
+        """All runs, newest first; skips hidden entries and files; never raises."""
+        try:
+            entries = [p for p in self.root.iterdir() if _is_run_dir(p)]
+        except OSError:
+            return []
+        runs = [self.load(p) for p in entries]
+        runs.sort(key=lambda r: (_timestamp(r.created), r.run_id), reverse=True)
+        return runs
+
+    def latest(
+        self,
+        arch: str | None = None,
+        status: str | Iterable[str] | None = ("completed", "stopped", "interrupted"),
+        with_model: bool = True,
+    ) -> RunInfo | None:
+        """The newest run matching ``arch``, ``status`` and having a model, or None."""
+        wanted = (status,) if isinstance(status, str) else status
+        wanted = None if wanted is None else tuple(wanted)
+        for info in self.list():
+            if arch is not None and info.arch != arch:
+                continue
+            if wanted is not None and info.status not in wanted:
+                continue
+            if with_model and not info.has_model:
+                continue
+            return info
+        return None
+
+    # helpers
+
+    def _inside(self, run_dir: str | os.PathLike[str]) -> Path:
+        """Return the folder for a run id or path; it must be a direct child of root."""
+        path = Path(os.path.abspath(self.root / run_dir))  # lexical: links not followed
+        if path.parent != self.root or path.resolve().parent != self.root:
+            where = os.fspath(run_dir)
+            raise ValueError(f"{where!r} is not a run folder inside {self.root}")
+        return path
+
+    def _is_stale(self, path: Path, pid: int | None) -> bool:
+        if pid == os.getpid():
+            return not is_active(path)
+        return not pid_alive(pid) if pid is not None else True
+
+    def _write_status(self, path: Path, status: str, message: str | None) -> None:
+        try:
+            data = _read_json(path / "status.json") or {}
+        except _Unreadable:
+            data = {}
+        data.update(status=status, message=message, updated=_now())
+        atomic_write_json(path / "status.json", data)
+
+    def _broken(self, path: Path, reason: str, **known: Any) -> RunInfo:
+        known.setdefault("created", _mtime_iso(path))
+        known.setdefault("name", path.name)
+        return RunInfo(run_id=path.name, path=path, status="broken", error=reason, **known)
+
+    def _load(self, path: Path) -> RunInfo:
+        if not path.is_dir():
+            return self._broken(path, "run folder no longer exists")
+        try:
+            status = _read_json(path / "status.json")
+            config = _read_json(path / "config.json")
+        except _Unreadable as exc:
+            if not path.is_dir():
+                return self._broken(path, "run folder no longer exists")
+            return self._broken(path, str(exc))
+        assert status is not None and config is not None
+        if status.get("status") not in STATUSES:
+            return self._broken(
+                path,
+                f"status.json has unknown status {status.get('status')!r}",
+                config=config,
+            )
+        notes, optional = [], {}
+        for key in ("history", "metrics"):
+            try:
+                optional[key] = _read_json(path / f"{key}.json", required=False)
+            except _Unreadable as exc:
+                notes.append(str(exc))
+        pid = status.get("pid")
+        return RunInfo(
+            run_id=path.name,
+            path=path,
+            status=status["status"],
+            name=str(status.get("name") or config.get("name") or path.name),
+            created=str(status.get("created") or _mtime_iso(path)),
+            config=config,
+            metrics=optional.get("metrics"),
+            history=optional.get("history"),
+            error="; ".join(notes) or None,
+            has_model=(path / MODEL_FILE).is_file(),
+            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            message=status.get("message"),
+            updated=status.get("updated"),
+        )
