@@ -1,0 +1,310 @@
+"""Tests for mnistkit.preprocess on synthetic canvas drawings and hand-made image files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnistkit.preprocess import (
+    DOT_MESSAGE,
+    EMPTY_MESSAGE,
+    MAX_BYTES,
+    ImageError,
+    load_image,
+    naive_resize,
+    preprocess_batch,
+    preprocess_digit,
+    to_gray,
+)
+
+SIDE = 280
+SEVEN = [(-50, -80), (50, -80), (-10, 80)]  # a '7' as a polyline around the origin
+ONE = [(0, -90), (0, 90)]
+DASH = [(-80, 0), (80, 0)]
+BACKGROUNDS = {"RGBA": (0, 0, 0, 255), "RGB": (0, 0, 0), "L": 0}
+INKS = {"RGBA": (255, 255, 255, 255), "RGB": (255, 255, 255), "L": 255}
+
+
+def draw(
+    points=SEVEN,
+    *,
+    mode: str = "RGBA",
+    scale: float = 1.0,
+    offset: tuple[float, float] = (0, 0),
+    width: float = 20,
+    background=None,
+    ink=None,
+    ss: int = 4,
+) -> np.ndarray:
+    """Draw a polyline with a round brush like the browser canvas (supersampled, anti-aliased)."""
+    background = BACKGROUNDS[mode] if background is None else background
+    ink = INKS[mode] if ink is None else ink
+    img = Image.new(mode, (SIDE * ss, SIDE * ss), background)
+    pen = ImageDraw.Draw(img)
+    xy = [
+        ((SIDE / 2 + offset[0] + x * scale) * ss, (SIDE / 2 + offset[1] + y * scale) * ss)
+        for x, y in points
+    ]
+    r = width * ss / 2
+    pen.line(xy, fill=ink, width=round(width * ss), joint="curve")
+    for x, y in xy:
+        pen.ellipse((x - r, y - r, x + r, y + r), fill=ink)
+    return np.asarray(img.resize((SIDE, SIDE), Image.Resampling.BOX))
+
+
+def png_bytes(img: Image.Image, **save) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG", **save)
+    return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height (1-bit grey); its data is never decoded."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    a = a[..., 0] if a.ndim == 3 else a
+    index = np.arange(a.shape[0])
+    return float(a.sum(1) @ index / a.sum()), float(a.sum(0) @ index / a.sum())
+
+
+# -- preprocess_digit ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "L"])
+def test_output_shape_dtype_range(mode):
+    result = preprocess_digit(draw(mode=mode))
+    assert not result.empty and not result.inverted and result.message == ""
+    assert result.input.shape == (28, 28, 1) and result.input.dtype == np.float32
+    assert result.input.min() >= 0.0 and result.input.max() == pytest.approx(1.0)
+    assert list(result.steps) == ["drawing", "cropped", "scaled", "centred"]
+    assert result.steps["centred"].shape == (28, 28)
+
+
+@pytest.mark.parametrize("points", [SEVEN, ONE, DASH])
+@pytest.mark.parametrize("offset", [(0, 0), (-70, 60), (80, -40)])
+def test_centre_of_mass_is_centred(points, offset):
+    cy, cx = centre_of_mass(preprocess_digit(draw(points, offset=offset)).input)
+    assert abs(cy - 14) <= 0.5 + 1e-6 and abs(cx - 14) <= 0.5 + 1e-6
+
+
+def test_scaled_longer_side_is_20_and_aspect_kept():
+    tall = preprocess_digit(draw(ONE, width=12)).steps["scaled"]
+    wide = preprocess_digit(draw(DASH, width=12)).steps["scaled"]
+    seven = preprocess_digit(draw(SEVEN)).steps["scaled"]
+    assert tall.shape[0] == 20 and 1 <= tall.shape[1] <= 4
+    assert wide.shape[1] == 20 and 1 <= wide.shape[0] <= 4
+    assert seven.shape[0] == 20 and 10 <= seven.shape[1] < 20
+    rows, cols = np.flatnonzero(seven.max(1) > 0.05), np.flatnonzero(seven.max(0) > 0.05)
+    assert rows[-1] - rows[0] + 1 == 20 and cols[-1] - cols[0] + 1 <= 20
+
+
+def test_thin_one_pixel_line_survives():
+    canvas = np.zeros((SIDE, SIDE), np.uint8)
+    canvas[40:240, 140] = 255
+    result = preprocess_digit(canvas)
+    assert result.steps["scaled"].shape == (20, 1)
+    assert result.input.max() == pytest.approx(1.0) and (result.input > 0.5).sum() >= 18
+
+
+@pytest.mark.parametrize(
+    "canvas",
+    [
+        np.zeros((SIDE, SIDE, 4), np.uint8),  # fully transparent canvas
+        np.dstack([np.zeros((SIDE, SIDE, 3), np.uint8), np.full((SIDE, SIDE), 255, np.uint8)]),
+        np.full((SIDE, SIDE), 255, np.uint8),  # blank white paper
+    ],
+)
+def test_empty_canvas(canvas):
+    result = preprocess_digit(canvas)
+    assert result.empty and result.input is None and result.message == EMPTY_MESSAGE
+    assert list(result.steps) == ["drawing"]
+
+
+@pytest.mark.parametrize("width", [3, 20, 30])
+def test_single_dot_is_empty_with_dot_message(width):
+    result = preprocess_digit(draw([(30, -20)], width=width))
+    assert result.empty and result.input is None and result.message == DOT_MESSAGE
+
+
+def test_short_stroke_is_not_a_dot():
+    assert not preprocess_digit(draw([(0, -30), (0, 30)], width=20)).empty
+
+
+@pytest.mark.parametrize("paper, pen", [(255, 0), (225, 40), (180, 120)])
+def test_dark_on_light_is_inverted(paper, pen):
+    reference = preprocess_digit(draw(mode="L"))
+    result = preprocess_digit(draw(mode="L", background=paper, ink=pen))
+    assert result.inverted and not reference.inverted
+    assert np.abs(result.input - reference.input).max() < 0.01
+
+
+def test_invert_can_be_forced():
+    kept = preprocess_digit(draw(mode="L", background=255, ink=0), invert=False)
+    assert not kept.inverted and kept.steps["cropped"].shape == (SIDE, SIDE)  # paper is "ink"
+    flipped = preprocess_digit(draw(mode="L"), invert=True)
+    assert flipped.inverted and flipped.steps["cropped"].shape == (SIDE, SIDE)
+
+
+def test_transparent_canvas_matches_opaque_black():
+    transparent = draw(background=(0, 0, 0, 0))
+    assert transparent[0, 0, 3] == 0
+    a, b = preprocess_digit(transparent), preprocess_digit(draw())
+    np.testing.assert_allclose(a.input, b.input, atol=1e-6)
+
+
+def test_position_and_size_barely_matter():
+    reference = preprocess_digit(draw()).input
+    for scale, offset in [(0.6, (-60, 50)), (1.25, (20, -15)), (0.8, (70, 60))]:
+        moved = preprocess_digit(draw(scale=scale, offset=offset, width=20 * scale)).input
+        assert np.abs(moved - reference).max() < 0.15
+        assert np.abs(moved - reference).mean() < 0.01
+
+
+@pytest.mark.parametrize("width", [10, 30])
+def test_stroke_widths_keep_ink(width):
+    result = preprocess_digit(draw(width=width))
+    ink = int((result.input > 0.5).sum())
+    assert 20 <= ink <= 200
+
+
+def test_preprocess_batch_aligns_empties_with_zeros():
+    images = [draw(), np.zeros((SIDE, SIDE, 4), np.uint8), draw(ONE)]
+    batch, results = preprocess_batch(images)
+    assert batch.shape == (3, 28, 28, 1) and batch.dtype == np.float32
+    assert [r.empty for r in results] == [False, True, False]
+    assert not batch[1].any()
+    np.testing.assert_array_equal(batch[2], results[2].input)
+
+
+# -- to_gray / naive_resize -----------------------------------------------------------------
+
+
+def test_to_gray_accepts_shapes_and_dtypes():
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 255
+    assert to_gray(rgb)[0, 0] == pytest.approx(0.299, abs=1e-6)
+    assert to_gray(np.full((4, 5, 1), 255, np.uint8)).shape == (4, 5)
+    assert to_gray(np.full((4, 5), 0.5, np.float64))[0, 0] == pytest.approx(0.5)
+    assert to_gray(np.full((4, 5), 128.0, np.float32))[0, 0] == pytest.approx(128 / 255)
+    rgba = np.full((4, 5, 4), 255, np.uint8)
+    rgba[..., 3] = 51
+    assert to_gray(rgba)[0, 0] == pytest.approx(0.2)  # luminance x alpha
+    assert to_gray(np.ones((4, 5), bool))[0, 0] == 1.0
+    with pytest.raises(ValueError):
+        to_gray(np.zeros((4, 5, 6)))
+
+
+def test_naive_resize_is_the_whole_canvas_squashed():
+    out = naive_resize(draw())
+    assert out.shape == (28, 28, 1) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.max() < 1.0  # no normalisation: thin anti-aliased strokes stay grey
+
+
+# -- load_image -------------------------------------------------------------------------------
+
+
+def test_load_image_from_path_bytes_and_file(tmp_path):
+    data = png_bytes(Image.fromarray(draw(mode="L")))
+    path = tmp_path / "digit.png"
+    path.write_bytes(data)
+    for source in (path, str(path), data, io.BytesIO(data)):
+        gray = load_image(source)
+        assert gray.dtype == np.uint8 and gray.shape == (SIDE, SIDE)
+        np.testing.assert_array_equal(gray, draw(mode="L"))
+
+
+def test_load_image_16_bit_png():
+    ramp = np.arange(16 * 16, dtype=np.uint16).reshape(16, 16) * 257
+    img = Image.fromarray(ramp)
+    assert img.mode == "I;16"
+    gray = load_image(png_bytes(img))
+    assert gray.dtype == np.uint8
+    np.testing.assert_array_equal(gray, np.arange(256, dtype=np.uint8).reshape(16, 16))
+
+
+def test_load_image_palette_png_with_and_without_transparency():
+    img = Image.fromarray(draw(mode="RGB")).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    assert img.mode == "P"
+    gray = load_image(png_bytes(img))
+    assert gray.max() > 200 and gray[0, 0] == 0
+    background = img.getpixel((0, 0))
+    gray = load_image(png_bytes(img, transparency=background))
+    assert gray[0, 0] == 0 and gray.max() > 200
+
+
+def test_load_image_transparent_pngs():
+    canvas = draw(background=(0, 0, 0, 0))  # white strokes on a transparent canvas
+    gray = load_image(png_bytes(Image.fromarray(canvas)))
+    expected = np.rint(to_gray(canvas) * 255)
+    assert gray[0, 0] == 0 and np.abs(gray - expected).max() <= 1
+    # dark ink on a transparent sheet is composited onto white, then auto-inverted
+    dark = draw(background=(0, 0, 0, 0), ink=(0, 0, 0, 255))
+    gray = load_image(png_bytes(Image.fromarray(dark)))
+    assert gray[0, 0] == 255 and gray.min() == 0
+    assert preprocess_digit(gray).inverted
+
+
+def test_load_image_other_modes_and_first_frame():
+    buf = io.BytesIO()
+    Image.fromarray(draw(mode="RGB")).convert("CMYK").save(buf, "JPEG")
+    assert load_image(buf.getvalue()).max() > 200
+    frames = [Image.new("L", (8, 8), 200), Image.new("L", (8, 8), 50)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    assert abs(int(load_image(buf.getvalue())[0, 0]) - 200) <= 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"definitely not an image", b"", png_bytes(Image.new("L", (64, 64), 7))[:60]],
+    ids=["text", "empty", "truncated"],
+)
+def test_load_image_rejects_non_images_and_truncated(data):
+    with pytest.raises(ImageError):
+        load_image(data)
+
+
+def test_load_image_rejects_corrupt_png_data():
+    data = bytearray(png_bytes(Image.fromarray(draw(mode="L"))))
+    data[-200:-20] = bytes(180)
+    with pytest.raises(ImageError):
+        load_image(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "side, shown", [(20000, "400,000,000"), (10000, "100,000,000"), (7000, "7000×7000")]
+)
+def test_load_image_rejects_too_many_pixels_from_header(side, shown):
+    with pytest.raises(ImageError, match="too large") as info:
+        load_image(png_header_only(side, side))
+    assert shown in str(info.value)
+
+
+def test_load_image_rejects_too_many_bytes(tmp_path):
+    big = b"\0" * (MAX_BYTES + 1)
+    with pytest.raises(ImageError, match="MiB"):
+        load_image(big)
+    path = tmp_path / "big.png"
+    path.write_bytes(big)
+    with pytest.raises(ImageError, match="MiB"):
+        load_image(path)
+
+
+def test_load_image_missing_file(tmp_path):
+    with pytest.raises(ImageError):
+        load_image(tmp_path / "nope.png")
