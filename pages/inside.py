@@ -1,0 +1,132 @@
+"""Inside the CNN: feature maps, conv 1's kernels, hidden activations and a saliency map."""
+
+import numpy as np
+import streamlit as st
+
+from mnistkit.data import DataError
+from mnistkit.predict import ModelError
+from ui import drawing
+from ui.resources import mnist, model_choices, predictor
+
+SOURCES = ["Test image by index", "Random test image", "Misclassified test image", "My drawing"]
+FEATURE_MAPS = (
+    "A convolution layer slides small 3×3 filters over the image. Each filter gives one "
+    "**feature map**: bright wherever the image holds that filter's pattern (an edge, a stroke "
+    "end, a curve) and dark elsewhere. Conv 1 has 16 filters, so 16 maps."
+)
+POOLING = (
+    "**Max pooling** keeps the largest value of every 2×2 window: each map shrinks to half its "
+    "size, keeps its strongest responses and forgets their exact position, so a digit moved by "
+    "a pixel or two looks the same. Conv 2 then combines all 16 pooled maps into 32 new ones: "
+    "patterns of patterns, such as corners and loops."
+)
+KERNELS = (
+    "The 16 learnt 3×3 kernels of conv 1. Red weights add the pixel below them, blue weights "
+    "subtract it; many of them are edge detectors for one direction."
+)
+SALIENCY = (
+    "The **saliency map** is the gradient of the top class's probability with respect to each "
+    "input pixel: bright pixels are the ones whose change would move the answer most."
+)
+DENSE = (
+    "A dense layer looks at all 784 pixels at once. Each cell is one unit's activation after "
+    "its non-linearity; dark cells are units that stay off for this image."
+)
+
+st.title("Inside the CNN")
+st.write("Pick an image and a model, and follow the image through the network's layers.")
+
+offered = sorted(model_choices(), key=lambda c: c.arch != "cnn")  # CNNs first
+if not offered:
+    st.info(drawing.NO_MODEL)
+    st.stop()
+by_label = {choice.label: choice for choice in offered}
+
+left, right = st.columns([1, 2])
+choice = by_label[left.selectbox("Model", list(by_label), key="inside_model")]
+source = right.radio("Image", SOURCES, horizontal=True, key="inside_source")
+
+try:
+    model = predictor(choice.path)
+except ModelError as exc:
+    st.error(str(exc))
+    st.stop()
+
+caption = ""
+if source == "My drawing":
+    x = st.session_state.get("last_drawing")
+    if x is None:
+        st.info("No drawing yet: draw a digit on the **Draw & predict** page, then come back.")
+        st.stop()
+    caption = "your last drawing"
+else:
+    try:
+        _, (x_test, y_test) = mnist()
+    except DataError as exc:
+        st.error(f"The MNIST test set is not available: {exc}")
+        st.stop()
+    if source == "Test image by index":
+        index = int(
+            right.number_input("Test image index", 0, len(x_test) - 1, 0, key="inside_index")
+        )
+    elif source == "Random test image":
+        if "inside_random" not in st.session_state:
+            st.session_state.inside_random = int(np.random.default_rng().integers(len(x_test)))
+        if right.button("Another random image"):
+            st.session_state.inside_random = int(np.random.default_rng().integers(len(x_test)))
+        index = st.session_state.inside_random
+    else:
+        predicted = drawing.predicted_test_labels(
+            str(choice.path), drawing.model_mtime(choice.path)
+        )
+        wrong = np.flatnonzero(predicted != y_test)
+        if len(wrong) == 0:
+            st.success("This model gets every test image right: nothing misclassified to show.")
+            st.stop()
+        if st.session_state.get("inside_mistake", 1) > len(wrong):  # another model: fewer
+            st.session_state.inside_mistake = 1
+        n = int(
+            right.number_input(f"Mistake (of {len(wrong)})", 1, len(wrong), 1, key="inside_mistake")
+        )
+        index = int(wrong[n - 1])
+    x = (x_test[index] / 255.0).astype(np.float32)[..., None]
+    caption = f"test image {index}, labelled {int(y_test[index])}"
+
+from mnistkit import activations  # noqa: E402  (imports TensorFlow: only once a model is in use)
+
+probs = model.proba(x)[0]
+col_image, col_pred, col_saliency = st.columns([1, 2, 2])
+col_image.image(drawing.enlarge(x, 140), caption=caption)
+with col_pred:
+    drawing.show_prediction(choice.label, probs)
+with col_saliency:
+    st.pyplot(drawing.saliency_figure(x, activations.saliency(model.model, x)))
+    st.caption(SALIENCY)
+
+convs = activations.conv_layers(model.model)
+if convs:
+    maps = activations.feature_maps(model.model, x)
+    st.subheader("Feature maps")
+    st.write(FEATURE_MAPS)
+    columns = st.columns([1, 2]) if len(convs) > 1 else [st.container()]
+    for column, name in zip(columns, convs[:2], strict=False):
+        out = maps[name].transpose(2, 0, 1)  # (channels, H, W)
+        column.markdown(f"**{name}**: {len(out)} maps of {out.shape[1]}×{out.shape[2]}")
+        column.pyplot(drawing.image_grid(out, drawing.grid_shape(len(out))))
+    st.write(POOLING)
+    st.subheader("Conv 1 kernels")
+    kernels = activations.conv_kernels(model.model, convs[0])
+    kcol, text = st.columns([1, 3])
+    kcol.pyplot(drawing.image_grid(kernels, drawing.grid_shape(len(kernels)), "RdBu_r", True))
+    text.write(KERNELS)
+else:
+    st.info("This model has no convolution layers: choose a CNN to see feature maps and kernels.")
+
+hidden = activations.dense_activations(model.model, x)
+if hidden:
+    st.subheader("Hidden dense layers")
+    st.write(DENSE)
+    for name, values in hidden.items():
+        active = int((np.asarray(values) > 0).sum())
+        st.markdown(f"**{name}**: {len(values)} units, {active} active")
+        st.pyplot(drawing.activation_strip(values))

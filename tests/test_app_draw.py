@@ -1,0 +1,222 @@
+"""AppTest for the Draw page. AppTest cannot draw on a canvas, so these tests replace the
+canvas component with a fake that returns a PIL-drawn picture (`sys.modules` patch: the page
+imports `streamlit_drawable_canvas` when it shows the canvas).
+
+Models come from the shared `trained_runs` fixture (tests/conftest.py): one tiny dense and
+one tiny CNN run in a temporary runs folder.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from mnistkit.preprocess import DOT_MESSAGE
+from ui.drawing import default_models, plain, read_upload
+from ui.resources import ModelChoice
+
+PAGE = Path(__file__).resolve().parents[1] / "pages" / "draw.py"
+TIMEOUT = 120  # the first run imports TensorFlow and loads the models
+SEVEN = [(90, 60), (190, 60), (120, 230)]
+
+
+def canvas_drawing(points=SEVEN, ink=255, paper=0, width=20) -> np.ndarray:
+    """An RGBA 280×280 picture like the canvas sends: a round-brush stroke through `points`."""
+    img = Image.new("RGBA", (280, 280), (paper, paper, paper, 255))
+    pen, colour, r = ImageDraw.Draw(img), (ink, ink, ink, 255), width // 2
+    if len(points) > 1:
+        pen.line(points, fill=colour, width=width, joint="curve")
+    for x, y in points:  # round ends; a single point is one dab of the brush
+        pen.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    return np.asarray(img)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class FakeCanvas:
+    """Stands in for `streamlit_drawable_canvas`: records the keys it was shown with."""
+
+    def __init__(self, image: np.ndarray | None) -> None:
+        self.image = image
+        self.keys: list[str] = []
+
+    def st_canvas(self, **kwargs):
+        self.keys.append(kwargs["key"])
+        assert kwargs["return_image_data"] and kwargs["width"] == kwargs["height"] == 280
+        return types.SimpleNamespace(image_data=self.image)
+
+
+@pytest.fixture
+def canvas(monkeypatch: pytest.MonkeyPatch):
+    """Install a fake canvas; set `.image` to what the user 'drew'."""
+    fake = FakeCanvas(canvas_drawing())
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = fake.st_canvas
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    return fake
+
+
+def run_page(**session) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def predictions(at: AppTest, prefix: str = "Prediction") -> list:
+    return [m for m in at.metric if m.label.startswith(prefix)]
+
+
+def charts(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def test_a_drawn_seven_gets_a_prediction_per_model(trained_copy, canvas):
+    at = run_page()
+    shown = predictions(at)
+    assert len(shown) == 2  # the default: one dense and one CNN
+    assert all(m.value in set("0123456789") for m in shown)
+    assert any("dense" in m.label for m in shown) and any("cnn" in m.label for m in shown)
+    assert len(charts(at)) == 2
+    assert not at.info and not at.error
+    last = at.session_state["last_drawing"]
+    assert last.shape == (28, 28, 1) and last.max() == pytest.approx(1.0)
+    captions = " ".join(c for img in at.image for c in img.captions)
+    assert "centred 28×28 input" in captions and "cropped" in captions
+
+
+def test_choosing_one_model_shows_one_prediction(trained_copy, canvas):
+    at = run_page()
+    models = at.multiselect(key="draw_models")
+    models.set_value(models.value[:1]).run()
+    assert not at.exception
+    assert len(predictions(at)) == 1 and len(charts(at)) == 1
+
+
+@pytest.mark.parametrize("image", [None, canvas_drawing(points=[])], ids=["untouched", "blank"])
+def test_an_empty_canvas_asks_for_a_digit(trained_copy, canvas, image):
+    canvas.image = image
+    at = run_page()
+    assert at.info[0].value == "Draw a digit"
+    assert not predictions(at) and not charts(at)
+    assert "last_drawing" not in at.session_state
+
+
+def test_a_single_dot_is_not_a_digit(trained_copy, canvas):
+    canvas.image = canvas_drawing(points=[(140, 140)])
+    at = run_page()
+    assert at.info[0].value == DOT_MESSAGE
+    assert not predictions(at)
+
+
+def test_dark_ink_on_light_paper_is_inverted_and_read(trained_copy, canvas):
+    canvas.image = canvas_drawing(ink=20, paper=245)
+    at = run_page()
+    assert len(predictions(at)) == 2
+    assert any("inverted" in c.value for c in at.caption)
+
+
+def test_clear_gives_the_canvas_a_new_key(trained_copy, canvas):
+    at = run_page()
+    at.button[0].click().run()
+    assert not at.exception
+    assert canvas.keys[0] != canvas.keys[-1]
+
+
+def test_no_models_says_how_to_get_one(runs_dir, canvas, monkeypatch, tmp_path):
+    monkeypatch.setattr("ui.resources.BUNDLED_DIR", tmp_path / "no-bundled-models")
+    at = run_page()
+    assert "Train" in at.warning[0].value
+    assert not predictions(at)
+
+
+def test_a_broken_model_file_is_reported_and_the_other_still_predicts(trained_copy, canvas):
+    (trained_copy.root / trained_copy.cnn / "model.keras").write_bytes(b"not a zip archive")
+    at = run_page()
+    models = at.multiselect(key="draw_models")
+    runs = [o for o in models.options if trained_copy.cnn in o or trained_copy.dense in o]
+    models.set_value(runs).run()
+    assert not at.exception
+    shown = predictions(at)
+    assert len(shown) == 1 and trained_copy.dense in shown[0].label
+    assert trained_copy.cnn in at.error[0].value and "not a valid .keras file" in at.error[0].value
+
+
+def test_upload_a_picture(trained_copy, canvas):
+    at = run_page(draw_source="Upload a picture")
+    assert at.info[0].value == "Draw a digit"  # nothing uploaded yet
+    at.file_uploader(key="draw_upload").set_value(
+        ("seven.png", png_bytes(canvas_drawing(ink=0, paper=255)), "image/png")
+    )
+    at.run()
+    assert not at.exception and not at.error
+    assert len(predictions(at)) == 2
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40),
+        ("notes.png", b"this is not an image"),
+        ("cut.png", png_bytes(canvas_drawing())[:200]),
+        ("<b>bold</b> *[link](javascript:x)*.png", b"GIF89a"),
+    ],
+)
+def test_a_bad_upload_shows_an_error_and_nothing_else_breaks(trained_copy, canvas, name, content):
+    at = run_page(draw_source="Upload a picture")
+    at.file_uploader(key="draw_upload").set_value((name, content, "image/png"))
+    at.run()
+    assert not at.exception
+    assert plain(name) in at.error[0].value
+    assert not predictions(at) and at.info[0].value == "Draw a digit"
+
+
+def test_read_upload_turns_image_errors_into_one_sentence():
+    upload = types.SimpleNamespace(name="x.png", getvalue=lambda: b"GIF89a garbage")
+    image, error = read_upload(upload)
+    assert image is None and error.startswith("Cannot use “x\\.png”:")
+    good = types.SimpleNamespace(name="ok.png", getvalue=lambda: png_bytes(canvas_drawing()))
+    image, error = read_upload(good)
+    assert error is None and image.shape == (280, 280) and image.dtype == np.uint8
+    assert read_upload(None) == (None, None)
+
+
+def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
+    at = run_page(draw_move=True)  # the expander is open
+    moved = predictions(at, "Moved")
+    assert len(moved) == 2
+    at.slider(key="move_dx").set_value(6)
+    at.slider(key="move_angle").set_value(30)
+    at.slider(key="move_scale").set_value(0.7)
+    at.run()
+    assert not at.exception
+    assert len(predictions(at, "Moved")) == 2
+    assert len(charts(at)) == 2 + 2 + 1  # main bars, moved bars, the sideways-slide curves
+
+
+def test_default_models_prefer_bundled_then_newest_of_each_kind():
+    def choice(label, arch, bundled=False):
+        return ModelChoice(label, Path(f"/m/{label}.keras"), arch, bundled)
+
+    runs = [choice("new-cnn", "cnn"), choice("new-dense", "dense"), choice("old-cnn", "cnn")]
+    assert default_models(runs) == ["new-dense", "new-cnn"]
+    bundled = [choice("pretrained cnn", "cnn", True), choice("pretrained dense", "dense", True)]
+    assert default_models(bundled + runs) == ["pretrained dense", "pretrained cnn"]
+    assert default_models([choice("odd", None)]) == []
+
+
+def test_plain_escapes_markdown_and_html():
+    assert plain("**a** <i>b</i> [c](d)") == r"\*\*a\*\* \<i\>b\</i\> \[c\]\(d\)"

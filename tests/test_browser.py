@@ -1,0 +1,131 @@
+"""A real browser draws a digit on the Draw page and a prediction appears.
+
+Starts `streamlit run streamlit_app.py` on a free loopback port and drives Debian's chromium
+through Playwright (never `playwright install`). Saves screenshots to test-artifacts/ and the
+README's copy to docs/draw.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+BUNDLED = [ROOT / "models" / "dense.keras", ROOT / "models" / "cnn.keras"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SEVEN = [(70, 60), (210, 60), (120, 235)]  # a "7" in canvas pixels (280×280)
+DIGITS = set("0123456789")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_http(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"no answer from {url} within {timeout:.0f} s")
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, tmp_path: Path):
+    """The app running on a free port, with a model to predict: bundled, else tiny runs."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is missing")
+    runs = tmp_path / "runs"
+    if all(p.exists() for p in BUNDLED):
+        runs.mkdir()
+    else:  # no bundled models yet: train tiny ones (needs MNISTKIT_DATA_DIR)
+        shutil.copytree(request.getfixturevalue("trained_runs").root, runs)
+    port = _free_port()
+    env = {**os.environ, "MNISTKIT_RUNS_DIR": str(runs), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
+    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log_path = tmp_path / "streamlit.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_http(url, server)
+        yield url, log_path
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def _stroke(mouse, box: dict, points: list[tuple[int, int]]) -> None:
+    """Press at the first point, drag through the others, release."""
+    x0, y0 = box["x"], box["y"]
+    mouse.move(x0 + points[0][0], y0 + points[0][1])
+    mouse.down()
+    for x, y in points[1:]:
+        mouse.move(x0 + x, y0 + y, steps=15)
+    mouse.up()
+
+
+def test_draw_a_seven_gets_a_prediction(app: tuple[str, Path]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, log_path = app
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            # Open the app as a class does, at its home page, then follow the sidebar link
+            # (the page's own URL is /draw).
+            page.goto(url, timeout=30_000)
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw & predict").click()
+            page.wait_for_url("**/draw", timeout=30_000)
+            canvas = page.locator("canvas.upper-canvas")
+            canvas.wait_for(state="visible", timeout=30_000)
+            page.get_by_text("Draw a digit").last.wait_for(timeout=30_000)
+            _stroke(page.mouse, canvas.bounding_box(), SEVEN)
+
+            metric = page.get_by_test_id("stMetric").filter(has_text="Prediction").first
+            metric.wait_for(timeout=30_000)
+            value = metric.get_by_test_id("stMetricValue").inner_text().strip()
+            assert value in DIGITS, f"the metric shows {value!r}, not a digit"
+
+            page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=15_000)
+            page.get_by_text("What the models see").wait_for(timeout=15_000)
+            page.wait_for_timeout(1_000)  # let the charts finish drawing
+            page.screenshot(path=ARTIFACTS / "draw.png", full_page=True)
+            shutil.copyfile(ARTIFACTS / "draw.png", ROOT / "docs" / "draw.png")
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "draw-failure.png", full_page=True)
+            print(log_path.read_text(errors="replace")[-4000:])  # the server's side of it
+            raise
+        finally:
+            browser.close()
