@@ -1,15 +1,23 @@
-"""mnistkit: the Streamlit entry point. It only declares the pages; each page is its own file."""
+"""mnistkit: the Streamlit entry point. It only declares the pages; each page is its own file.
+
+The pages live in `app_pages/`, not `pages/`: a folder named `pages/` beside this file puts
+Streamlit 1.67 in its old multipage mode until the first run of this script, so a fresh
+server asked for `/draw` would skip the navigation (and `keep_keras_state`) below.
+"""
 
 import streamlit as st
 
+from ui.resources import keep_keras_state
+
 st.set_page_config(page_title="mnistkit", page_icon="✏️", layout="wide")
+keep_keras_state()  # Streamlit would reset Keras for every thread after each script run
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/data.py", title="Data", icon="🔢"),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/draw.py", title="Draw & predict", icon="✏️"),
-    st.Page("pages/inside.py", title="Inside the CNN", icon="🔬"),
+    st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("app_pages/data.py", title="Data", icon="🔢"),
+    st.Page("app_pages/train.py", title="Train", icon="🏋️"),
+    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("app_pages/draw.py", title="Draw & predict", icon="✏️"),
+    st.Page("app_pages/inside.py", title="Inside the CNN", icon="🔬"),
 ]
 st.navigation(pages).run()

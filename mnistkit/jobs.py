@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from mnistkit.config import TrainConfig
@@ -18,6 +19,7 @@ from mnistkit.progress import Progress, Snapshot
 from mnistkit.runs import RunStore
 
 MAX_JOBS_ENV = "MNISTKIT_MAX_JOBS"
+KEEP_FINISHED_S = 3600.0  # a finished job stays findable (for a reloaded tab) this long
 
 
 def default_max_jobs() -> int:
@@ -117,8 +119,10 @@ class TrainingJob:
         self.queue = queue or shared_queue()
         self.progress = Progress(epochs=config.epochs)
         self.error: BaseException | None = None
+        self.finished_at: float | None = None
         self._thread = threading.Thread(target=self._work, name=f"train-{self.id[:6]}", daemon=True)
         with _queue_lock:
+            _forget_old_jobs()
             _jobs[self.id] = self
 
     def start(self) -> TrainingJob:
@@ -144,6 +148,7 @@ class TrainingJob:
     def _work(self) -> None:
         if not self.queue.acquire(self):
             self.progress.finish("stopped", "cancelled before it started", queue_position=None)
+            self.finished_at = time.monotonic()
             return
         try:
             from mnistkit.training import train  # TensorFlow loads here, off the page's thread
@@ -156,8 +161,18 @@ class TrainingJob:
                 progress=self.progress,
             )
         except BaseException as exc:  # recorded for the page; the thread must not die silently
-            self.error = exc
+            self.error = exc.with_traceback(None)  # its frames would pin the training data
             if not self.progress.snapshot().finished:
                 self.progress.finish("failed", f"{type(exc).__name__}: {exc}")
         finally:
+            self.finished_at = time.monotonic()
             self.queue.release(self)
+
+
+def _forget_old_jobs() -> None:
+    """Drop jobs finished more than KEEP_FINISHED_S ago (call with `_queue_lock` held)."""
+    now = time.monotonic()
+    for job_id in [
+        i for i, j in _jobs.items() if j.finished_at and now - j.finished_at > KEEP_FINISHED_S
+    ]:
+        del _jobs[job_id]

@@ -270,8 +270,11 @@ class RunInfo:
 
     @property
     def test_accuracy(self) -> float | None:
-        """The test accuracy from the metrics, if known."""
-        return (self.metrics or {}).get("test_accuracy")
+        """The test accuracy from the metrics, if known (None if missing or not a number)."""
+        value = (self.metrics or {}).get("test_accuracy")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None  # a hand-edited metrics.json must not break every page's run label
+        return float(value)
 
     @property
     def broken(self) -> bool:

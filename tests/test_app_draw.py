@@ -22,7 +22,7 @@ from mnistkit.preprocess import DOT_MESSAGE
 from ui.drawing import default_models, plain, read_upload
 from ui.resources import ModelChoice
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "draw.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the models
 SEVEN = [(90, 60), (190, 60), (120, 230)]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "inside.py"
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "inside.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the model
 
 

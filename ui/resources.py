@@ -83,3 +83,30 @@ def predictor(path: str | Path):
     except OSError:
         mtime = -1.0
     return _predictor(str(path), mtime)
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
+
+    Streamlit's script runner "cleans" Keras after each run and fragment rerun of any session
+    (`script_runner._clean_problem_modules`): that resets Keras' global state for every
+    thread, clears TensorFlow's kernel cache and forces a full garbage collection, which
+    slows a background training job (and shared predictors) many times over. This keeps
+    only the harmless part (closing pyplot figures). Idempotent; a no-op if Streamlit
+    changes its internals.
+    """
+    import sys
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    current = getattr(script_runner, "_clean_problem_modules", None)
+    if current is None or getattr(current, "_mnistkit", False):
+        return
+
+    def _close_figures_only() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+    _close_figures_only._mnistkit = True  # type: ignore[attr-defined]
+    script_runner._clean_problem_modules = _close_figures_only

@@ -1,0 +1,256 @@
+"""Compare: runs side by side — curves, a summary table, confusion matrices, test images.
+
+Everything comes from the run folders (history.json, metrics.json, predictions.json,
+model.keras); TensorFlow is never needed here. A damaged run is listed with its reason and a
+run deleted while listed gives a message, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mnistkit.data import DataError
+from mnistkit.runs import LIVE_STATUSES, RunInfo, history_csv, pid_alive
+from ui import charts, explain
+from ui.resources import mnist, run_store
+
+SELECTION = "compare_runs"  # session_state key of the multiselect
+MISCLASSIFIED = 15  # misclassified test images shown
+MATRICES_PER_ROW = 3
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_predictions(path: str, mtime: float) -> np.ndarray | None:
+    """A run's predicted labels for the 10 000 test images (None if missing or unreadable)."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+        labels = np.asarray(values, dtype=np.int64)
+    except (OSError, ValueError, TypeError):
+        return None
+    return labels if labels.ndim == 1 else None
+
+
+def predictions_of(info: RunInfo) -> np.ndarray | None:
+    path = info.path / "predictions.json"
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    return load_predictions(str(path), mtime)
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def label(info: RunInfo) -> str:
+    """`run-id (arch, 97.12%)`, tolerant of odd values in a run's files."""
+    acc = _number((info.metrics or {}).get("test_accuracy"))
+    return f"{info.run_id} ({info.arch or '?'}" + (f", {acc:.2%})" if acc is not None else ")")
+
+
+def table_row(info: RunInfo) -> dict:
+    """One row of the comparison table."""
+    config, metrics = info.config or {}, info.metrics or {}
+    epochs = metrics.get("epochs_run")
+    if epochs is None and info.history:
+        epochs = len(info.history.get("loss") or [])
+    return {
+        "run": info.run_id,
+        "architecture": info.arch or "?",
+        "parameters": _number(metrics.get("params")),
+        "epochs": _number(epochs),
+        "optimizer": str(config.get("optimizer", "?")),
+        "dropout": _number(config.get("dropout")),
+        "learning rate": _number(config.get("learning_rate")),
+        "test accuracy": _number(metrics.get("test_accuracy")),
+        "training time (s)": _number(metrics.get("train_seconds")),
+        "status": info.status,
+    }
+
+
+def _delete(run_id: str) -> None:
+    """Delete-button callback: refuses a run that is still training."""
+    store = run_store()
+    info = store.load(run_id)
+    st.session_state.compare_confirm = False
+    if info.status in LIVE_STATUSES and pid_alive(info.pid or 0) and not info.broken:
+        st.session_state.compare_notice = ("error", f"{run_id} is still training: stop it first.")
+        return
+    try:
+        store.delete(run_id)
+    except (OSError, ValueError) as exc:
+        st.session_state.compare_notice = ("error", f"Could not delete {run_id}: {exc}")
+        return
+    st.session_state.compare_notice = ("success", f"Deleted {run_id}.")
+    if SELECTION in st.session_state:
+        st.session_state[SELECTION] = [r for r in st.session_state[SELECTION] if r != run_id]
+
+
+# --- page ---------------------------------------------------------------------------------
+st.title("Compare runs")
+st.write("Put runs side by side: how they learned, how well they do on the 10 000 test images.")
+
+store = run_store()
+infos = store.list()
+usable = {i.run_id: i for i in infos if not i.broken}
+broken = [i for i in infos if i.broken]
+
+notice = st.session_state.pop("compare_notice", None)
+if notice:
+    getattr(st, notice[0])(notice[1])
+
+if broken:
+    with st.expander(f"{len(broken)} run folder(s) cannot be read", icon="⚠️"):
+        st.dataframe(
+            pd.DataFrame({"run": [i.run_id for i in broken], "reason": [i.error for i in broken]}),
+            hide_index=True,
+        )
+
+selected: list[RunInfo] = []
+if not usable:
+    st.info("No runs to compare yet: train a dense network and a CNN first.")
+    explain.page_link("app_pages/train.py", label="Train", icon="🏋️")
+else:
+    if SELECTION in st.session_state:
+        kept = [r for r in st.session_state[SELECTION] if r in usable]
+        for gone in set(st.session_state[SELECTION]) - set(kept):
+            st.warning(f"Run {gone} no longer exists or cannot be read; it was removed.")
+        st.session_state[SELECTION] = kept
+    else:
+        latest = [store.latest(arch=a) for a in ("dense", "cnn")]
+        defaults = [i.run_id for i in latest if i is not None and i.run_id in usable]
+        st.session_state[SELECTION] = defaults or list(usable)[:1]
+    chosen = st.multiselect(
+        "Runs",
+        list(usable),
+        key=SELECTION,
+        format_func=lambda r: label(usable[r]),
+        help="Default: the latest dense network and the latest CNN.",
+    )
+    for run_id in chosen:
+        info = store.load(run_id)  # read again: it may have changed or gone since the listing
+        if info.broken:
+            st.warning(f"Run {run_id} cannot be read any more: {info.error}")
+        else:
+            selected.append(info)
+
+if selected:
+    st.header("Learning curves")
+    charts.compare_curves({i.run_id: i.history or {} for i in selected})
+
+    st.header("Summary")
+    st.dataframe(
+        pd.DataFrame([table_row(i) for i in selected]),
+        hide_index=True,
+        column_config={
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "epochs": st.column_config.NumberColumn(format="%d"),
+            "learning rate": st.column_config.NumberColumn(format="%g"),
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "training time (s)": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
+
+    st.header("Confusion matrices")
+    st.caption(explain.CONFUSION)
+    with_cm = [i for i in selected if (i.metrics or {}).get("confusion_matrix")]
+    if not with_cm:
+        st.caption("None of these runs has test metrics yet.")
+    for start in range(0, len(with_cm), MATRICES_PER_ROW):
+        row = with_cm[start : start + MATRICES_PER_ROW]
+        for column, info in zip(st.columns(MATRICES_PER_ROW), row, strict=False):
+            with column:
+                acc = _number(info.metrics.get("test_accuracy"))
+                title = info.run_id + (f"  ({acc:.2%})" if acc is not None else "")
+                try:
+                    charts.confusion_matrix(info.metrics["confusion_matrix"], title)
+                except (ValueError, TypeError) as exc:
+                    st.warning(f"{info.run_id}: the confusion matrix is malformed ({exc}).")
+
+    st.header("One run in detail")
+    ids = [i.run_id for i in selected]
+    if st.session_state.get("compare_focus") not in ids:
+        st.session_state.compare_focus = ids[0]
+    focus_id = st.selectbox("Run", ids, key="compare_focus", format_func=lambda r: label(usable[r]))
+    focus = next(i for i in selected if i.run_id == focus_id)
+
+    predictions = predictions_of(focus)
+    try:
+        (_, _), (x_test, y_test) = mnist()
+    except DataError as exc:
+        st.warning(f"The test images cannot be shown: {exc}")
+    else:
+        if predictions is None or len(predictions) != len(y_test):
+            st.caption("This run has no predictions for the test set (predictions.json).")
+        else:
+            wrong = np.flatnonzero(predictions != y_test)
+            st.subheader("Misclassified test images")
+            st.caption(
+                f"{len(wrong):,} of {len(y_test):,} test images are misclassified; "
+                f"the first {min(MISCLASSIFIED, len(wrong))} (red: predicted, true)."
+            )
+            shown = wrong[:MISCLASSIFIED]
+            charts.image_grid(
+                x_test[shown],
+                [f"{predictions[i]} (true {y_test[i]})" for i in shown],
+                wrong=[True] * len(shown),
+            )
+            st.subheader("The first test images")
+            n = st.slider("How many", 10, 50, 20, step=5, key="compare_first_n")
+            charts.image_grid(
+                x_test[:n],
+                [f"{predictions[i]} (true {y_test[i]})" for i in range(n)],
+                cols=10,
+                wrong=[bool(predictions[i] != y_test[i]) for i in range(n)],
+                cell=1.1,
+            )
+
+    st.subheader("Downloads")
+    d1, d2 = st.columns(2)
+    model_path = focus.path / "model.keras"
+    if focus.has_model:
+        d1.download_button(
+            "Model (.keras)",
+            data=lambda: model_path.read_bytes(),
+            file_name=f"{focus.run_id}.keras",
+            mime="application/octet-stream",
+            on_click="ignore",
+            key="compare_download_model",
+            icon="💾",
+        )
+    else:
+        d1.caption("This run kept no model.")
+    d2.download_button(
+        "History (.csv)",
+        data=history_csv(focus.history or {}),
+        file_name=f"{focus.run_id}-history.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="compare_download_history",
+        icon="📈",
+    )
+
+# --- delete ---------------------------------------------------------------------------------
+if infos:
+    st.header("Delete a run")
+    every = [i.run_id for i in infos]
+    if st.session_state.get("compare_delete") not in every:
+        st.session_state.pop("compare_delete", None)  # deleted meanwhile
+    target = st.selectbox(
+        "Run to delete", every, key="compare_delete", index=None, placeholder="Choose a run"
+    )
+    confirm = st.checkbox("Yes, delete this run folder for good", key="compare_confirm")
+    st.button(
+        "Delete",
+        key="compare_delete_button",
+        disabled=not (confirm and target),
+        on_click=_delete,
+        args=(target,),
+        icon="🗑️",
+    )

@@ -1,0 +1,258 @@
+"""Train: pick an architecture and settings, train in a background job, watch the curves live.
+
+The job belongs to this browser session (see `ui.job`); this script only reads its snapshot.
+A fragment polls the snapshot while it trains, so widget changes or a page switch never
+interrupt training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mnistkit.config import ACTIVATION_NAMES, OPTIMIZER_NAMES, PRESETS, TrainConfig
+from mnistkit.progress import Snapshot
+from ui import charts, explain
+from ui.job import current_job, start_job, stop_job
+from ui.resources import keep_keras_state
+
+keep_keras_state()  # Streamlit would otherwise reset Keras after every poll of the curves
+
+POLL_SECONDS = 0.7
+FULL = 60_000  # subset value meaning "all training images"
+SUBSETS = (300, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 30_000, FULL)
+BATCH_SIZES = (16, 32, 64, 128, 256, 512)
+RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+FORM = "train_form"  # session_state: the form's values, kept across page switches
+FIELDS = (  # widget keys are f"train_{field}"
+    "arch",
+    "epochs",
+    "dropout",
+    "optimizer",
+    "learning_rate",
+    "lr_schedule",
+    "batch_size",
+    "activation",
+    "subset",
+    "seed",
+    "patience",
+    "augment",
+    "name",
+)
+
+
+def form_values(config: TrainConfig, name: str = "") -> dict:
+    """The form's values for a config (subset None → all images)."""
+    values = {f: getattr(config, f) for f in FIELDS if f != "name"}
+    values["subset"] = FULL if config.subset is None or config.subset >= FULL else config.subset
+    if values["subset"] not in SUBSETS:
+        values["subset"] = min(SUBSETS, key=lambda s: abs(s - config.subset))
+    values["name"] = name
+    return values
+
+
+def config_from_form(values: dict) -> TrainConfig:
+    """The `TrainConfig` the form describes."""
+    fields = {f: values[f] for f in FIELDS if f not in ("name", "subset")}
+    subset = None if values["subset"] >= FULL else int(values["subset"])
+    return TrainConfig(**fields, subset=subset)
+
+
+def _load_form() -> None:
+    """Put the remembered form values into the widget keys (Streamlit drops them on page switch)."""
+    if FORM not in st.session_state:
+        st.session_state[FORM] = form_values(PRESETS["quick lesson demo"]("cnn"))
+    for field, value in st.session_state[FORM].items():
+        st.session_state.setdefault(f"train_{field}", value)
+
+
+def _current_values() -> dict:
+    return {f: st.session_state[f"train_{f}"] for f in FIELDS}
+
+
+def _apply_preset() -> None:
+    preset = PRESETS[st.session_state.train_preset]
+    values = form_values(preset(st.session_state.train_arch), st.session_state.train_name)
+    st.session_state[FORM] = values
+    for field, value in values.items():
+        st.session_state[f"train_{field}"] = value
+
+
+def _start() -> None:
+    try:
+        config = config_from_form(_current_values())
+    except ValueError as exc:
+        st.session_state.train_error = str(exc)
+        return
+    st.session_state.pop("train_error", None)
+    start_job(config, st.session_state.train_name)
+
+
+@st.cache_data(show_spinner="Building the model (the first time loads TensorFlow)…")
+def model_summary(config_json: str) -> tuple[list[dict], int]:
+    """Layer table and parameter count of the model a config builds (architecture fields only)."""
+    from mnistkit.models import build_model, layer_summary
+
+    model = build_model(TrainConfig.from_json(config_json))
+    return layer_summary(model), int(model.count_params())
+
+
+def _architecture_key(values: dict) -> str:
+    """The summary depends only on these fields: cache one entry per architecture."""
+    keep = ("arch", "dropout", "activation", "augment")
+    return TrainConfig(**{k: values[k] for k in keep}).to_json()
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def progress_text(snap: Snapshot) -> str:
+    """'epoch e/E · batch b/B · ~Ns left' (or what the job is doing before/after the epochs)."""
+    if snap.steps_per_epoch == 0:
+        return snap.message or "starting…"
+    epoch = min(snap.epoch + 1, snap.epochs)
+    step = snap.step if snap.epoch < snap.epochs else snap.steps_per_epoch
+    text = f"epoch {epoch}/{snap.epochs} · batch {step}/{snap.steps_per_epoch}"
+    if snap.eta is not None and snap.fraction < 1:
+        text += f" · ~{_duration(snap.eta)} left"
+    elif snap.message and snap.message != "training":
+        text += f" · {snap.message}"
+    return text
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_panel(job) -> None:
+    """Redrawn every POLL_SECONDS from the job's snapshot; a full rerun once the job ends."""
+    snap = job.snapshot()
+    if snap.finished:
+        st.rerun()
+    if snap.status == "queued":
+        position = snap.queue_position or 1
+        st.info(
+            f"Waiting: {_ordinal(position)} in line for a free training slot "
+            "(other people are training)."
+        )
+        st.button("Cancel", key="train_cancel", on_click=stop_job)
+        return
+    st.progress(snap.fraction, text=progress_text(snap))
+    charts.training_curves(snap.batches, snap.history)
+
+
+def finished_panel(snap: Snapshot) -> None:
+    """Outcome, test accuracy, final curves and where to go next."""
+    run = Path(snap.run_dir).name if snap.run_dir else None
+    where = f" (run `{run}`)" if run else ""
+    if snap.status == "completed":
+        st.success(f"Training completed{where}: {snap.message}")
+    elif snap.status == "stopped":
+        st.warning(f"Training stopped{where}: {snap.message}")
+    else:
+        st.error(f"Training {snap.status}{where}: {snap.message}")
+    metrics = snap.metrics or {}
+    if metrics.get("test_accuracy") is not None:
+        a, b, c = st.columns(3)
+        a.metric("Test accuracy", f"{metrics['test_accuracy']:.2%}")
+        if metrics.get("epochs_run") is not None:
+            best = metrics.get("best_epoch", "?")
+            b.metric("Epochs run", metrics["epochs_run"], help=f"best epoch: {best}")
+        if metrics.get("train_seconds") is not None:
+            c.metric("Training time", _duration(metrics["train_seconds"]))
+    if snap.batches or snap.history:
+        charts.training_curves(snap.batches, snap.history)
+    if metrics:
+        st.write("Next: compare this run with others, or draw digits for it to read.")
+        explain.page_link("app_pages/compare.py", label="Compare runs", icon="⚖️")
+        explain.page_link("app_pages/draw.py", label="Draw & predict", icon="✏️")
+
+
+# --- page ---------------------------------------------------------------------------------
+st.title("Train a model")
+st.write(
+    "Choose a network and its settings, press **Start**, and watch it learn. Training runs in the "
+    "background: you may switch pages and come back."
+)
+
+job = current_job()
+snap = job.snapshot() if job is not None else None
+busy = snap is not None and not snap.finished
+_load_form()
+
+controls, notes = st.columns([3, 2], gap="large")
+with controls:
+    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+    p1.selectbox("Preset", list(PRESETS), key="train_preset", index=1)
+    p2.button("Apply preset", key="train_apply_preset", on_click=_apply_preset)
+
+    st.radio(
+        "Architecture",
+        ("dense", "cnn"),
+        key="train_arch",
+        horizontal=True,
+        format_func={"dense": "Dense network", "cnn": "CNN"}.get,
+    )
+    summary_slot = st.container()  # filled last: building the model may first load TensorFlow
+    left, right = st.columns(2)
+    with left:
+        st.slider("Epochs (at most)", 1, 30, key="train_epochs")
+        st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
+        st.selectbox("Optimizer", OPTIMIZER_NAMES, key="train_optimizer")
+        st.select_slider("Learning rate", RATES, key="train_learning_rate")
+        st.selectbox("Learning-rate schedule", ("constant", "cosine"), key="train_lr_schedule")
+        st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed")
+    with right:
+        st.selectbox("Activation", ACTIVATION_NAMES, key="train_activation")
+        st.slider("Dropout", 0.0, 0.8, step=0.05, key="train_dropout")
+        st.select_slider(
+            "Training images",
+            SUBSETS,
+            key="train_subset",
+            format_func=lambda n: "all 60 000" if n >= FULL else f"{n:,}",
+            help="A stratified subset of the training set; 20 % of it is held out for validation.",
+        )
+        st.slider("Early-stopping patience (epochs, 0 = off)", 0, 10, key="train_patience")
+        st.toggle("Augment (random shift, rotation, zoom)", key="train_augment")
+        st.text_input("Run name", key="train_name", max_chars=60, placeholder="e.g. cnn-first-try")
+    st.session_state[FORM] = _current_values()
+
+    b1, b2, _ = st.columns([1, 1, 3])
+    b1.button("Start", key="train_start", type="primary", disabled=busy, on_click=_start)
+    b2.button(
+        "Stop",
+        key="train_stop",
+        disabled=not busy,
+        on_click=stop_job,
+        help="Stops within a batch and keeps the best checkpoint; cancels a queued job.",
+    )
+    if st.session_state.get("train_error"):
+        st.error(st.session_state.train_error)
+
+with notes, st.container(border=True):
+    for text in explain.CONTROL_NOTES:
+        st.caption(text)
+
+with summary_slot:
+    try:
+        rows, params = model_summary(_architecture_key(st.session_state[FORM]))
+    except Exception as exc:  # a broken TensorFlow install must not hide the rest of the page
+        st.error(f"The model cannot be built here: {type(exc).__name__}: {exc}")
+    else:
+        with st.expander(f"Layers · {params:,} parameters"):
+            st.metric("Parameters", f"{params:,}")
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+st.header("Progress")
+if job is None:
+    st.caption("No training yet in this session: press **Start**.")
+elif busy:
+    live_panel(job)
+else:
+    finished_panel(snap)
