@@ -50,6 +50,8 @@ class RecorderCallback(keras.callbacks.Callback):
 
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.progress.stop_requested:
+            self.stopped_mid_epoch = True  # a cut-short validation pass is partial too
+            self.model.stop_training = True
             self.model.stop_evaluating = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

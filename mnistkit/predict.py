@@ -95,7 +95,7 @@ class Predictor:
     def proba(self, x: np.ndarray) -> np.ndarray:
         """(28, 28[, 1]) or (N, 28, 28[, 1]) floats in [0, 1] → (N, 10) probabilities."""
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim in (2, 3) and x.shape[:2] == (28, 28):
+        if x.ndim == 2 or (x.ndim == 3 and x.shape == (28, 28, 1)):  # one image, not 28 of them
             x = x[None]
         x = x.reshape((len(x), *self._shape))
         with self._lock:
