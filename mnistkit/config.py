@@ -56,6 +56,8 @@ class TrainConfig:
         if self.patience < 0:
             raise ValueError(f"patience must be 0 or more, not {self.patience}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden sizes must be positive, not {self.hidden}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

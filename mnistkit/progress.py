@@ -120,7 +120,7 @@ class Progress:
             eta = None
             if self.status == "running" and done > 0:
                 eta = elapsed / done * max(self.epochs - done, 0.0)
-            stride = len(self._batches) // MAX_POINTS + 1
+            stride = max(1, -(-len(self._batches) // MAX_POINTS))  # ceil: ≤ MAX_POINTS kept
             batches = self._batches[::stride]
             if stride > 1 and batches[-1] is not self._batches[-1]:
                 batches.append(self._batches[-1])
