@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_SUBSET = 400  # images per fixture run (20 % of them validate)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI (MNISTKIT_REQUIRE_DATA=1) a missing MNIST folder is an error, not a quiet skip."""
+    if os.environ.get("MNISTKIT_REQUIRE_DATA") and not Path(os.environ.get(DATA_ENV, "")).is_dir():
+        raise pytest.UsageError(
+            f"MNISTKIT_REQUIRE_DATA is set but {DATA_ENV}={os.environ.get(DATA_ENV)!r} "
+            "is not a folder: the real-data tests would all be skipped"
+        )
+
+
 def needs_data() -> None:
     """Skip unless real MNIST is available through MNISTKIT_DATA_DIR."""
     if not os.environ.get(DATA_ENV):
