@@ -29,6 +29,7 @@ from PIL import Image
 
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 20 * 1024 * 1024
+MAX_SIDE = 2048  # a decoded upload is shrunk to this longer side: one digit needs no more
 SIZE = 28  # output side, px
 BOX = 20  # the digit's longer side after scaling, px
 MIN_INK_PIXELS = 5  # fewer ink pixels than this is a speck, not a digit
@@ -103,7 +104,11 @@ def _decoded_gray(img: Image.Image) -> np.ndarray:
 
 
 def load_image(source: str | Path | bytes | BinaryIO) -> np.ndarray:
-    """Decode an image file (path, bytes or binary file) into 2-D uint8 grey; first frame only."""
+    """Decode an image file (path, bytes or binary file) into 2-D uint8 grey; first frame only.
+
+    Images with a side over MAX_SIDE are shrunk (aspect kept) before the grey conversion, so
+    a large upload within the caps costs one decode, not gigabytes of float copies.
+    """
     data = _read_bytes(source)
     try:
         with warnings.catch_warnings():
@@ -113,6 +118,8 @@ def load_image(source: str | Path | bytes | BinaryIO) -> np.ndarray:
                     raise _too_large(img.width, img.height)
                 img.seek(0)
                 img.load()
+                if max(img.size) > MAX_SIDE:
+                    img.thumbnail((MAX_SIDE, MAX_SIDE))
                 return _decoded_gray(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))

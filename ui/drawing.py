@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -131,24 +130,40 @@ def predicted_test_labels(path: str, mtime: float) -> np.ndarray:
 
 
 def probability_chart(probs: np.ndarray, height: int = 170) -> None:
-    """Ten bars, one per digit, on a fixed 0–100 % axis; the predicted digit highlighted."""
+    """Ten bars, one per digit, on a fixed 0–100 % axis; the predicted digit highlighted.
+
+    A plain Vega-Lite spec, not an Altair chart: Altair builds and validates its spec on every
+    call (~12 ms), and this chart is redrawn for every model on every stroke of every student.
+    """
     probs = np.asarray(probs, dtype=float).reshape(10)
     top = int(probs.argmax())
     frame = pd.DataFrame(
         {"digit": [str(d) for d in range(10)], "probability": probs, "top": np.arange(10) == top}
     )
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.condition(alt.datum.top, alt.value(HIGHLIGHT), alt.value(MUTED)),
-            tooltip=["digit", alt.Tooltip("probability:Q", format=".1%")],
-        )
-        .properties(height=height)
-    )
-    st.altair_chart(chart, width="stretch")
+    spec = {
+        "mark": {"type": "bar"},
+        "height": height,
+        "encoding": {
+            "x": {
+                "field": "digit",
+                "type": "nominal",
+                "sort": None,
+                "axis": {"labelAngle": 0, "title": None},
+            },
+            "y": {
+                "field": "probability",
+                "type": "quantitative",
+                "scale": {"domain": [0, 1]},
+                "axis": {"format": "%"},
+            },
+            "color": {"condition": {"test": "datum.top", "value": HIGHLIGHT}, "value": MUTED},
+            "tooltip": [
+                {"field": "digit", "type": "nominal"},
+                {"field": "probability", "type": "quantitative", "format": ".1%"},
+            ],
+        },
+    }
+    st.vega_lite_chart(frame, spec, width="stretch")
 
 
 def show_prediction(label: str, probs: np.ndarray) -> None:

@@ -75,8 +75,11 @@ def _predictor(path: str, mtime: float):
 def predictor(path: str | Path):
     """A shared, thread-safe `Predictor` for a model file (reloaded if the file changes).
 
-    Raises `mnistkit.predict.ModelError` with a clear sentence for a bad file.
+    Raises `mnistkit.predict.ModelError` with a clear sentence for a bad file. Any page that
+    predicts also stops Streamlit's per-run Keras reset (`keep_keras_state`), which otherwise
+    costs every stroke on the Draw page a `clear_session()` and a full garbage collection.
     """
+    keep_keras_state()
     path = Path(path)
     try:
         mtime = path.stat().st_mtime
