@@ -1,4 +1,4 @@
-"""Command line: `python -m mnistkit {train,evaluate,predict,runs,download}`.
+"""Command line: `python -m mnistkit {train,evaluate,predict,runs,pretrain,download}`.
 
 Exit status: 0 on success, 2 on a usage error (argparse), 1 on any other error with one
 line on stderr. With `--json` the last line of stdout is one JSON object (for `predict`:
@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list the runs")
     _common(r, runs=True, json_flag=True)
 
+    b = sub.add_parser("pretrain", help="train and export the bundled models (models/*.keras)")
+    b.add_argument("--arch", choices=(*ARCHS, "both"), default="both")
+    b.add_argument("--out", default="models", help="folder for {arch}.keras and {arch}.json")
+    b.add_argument("--no-augment", action="store_true", help="the recipe without augmentation")
+    b.add_argument("--epochs", type=int, help="override the recipe (for quick checks)")
+    b.add_argument("--subset", type=int, help="override the recipe (for quick checks)")
+    _common(b, data=True, runs=True, json_flag=True)
+
     d = sub.add_parser("download", help="fetch MNIST once and keep it for offline use")
     d.add_argument("--dir", default=None, help="where to store mnist.npz (default ./data)")
     return parser
@@ -80,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig(
             arch=args.arch,
-            epochs=args.epochs or base.epochs,
+            epochs=base.epochs if args.epochs is None else args.epochs,
             batch_size=args.batch_size,
             dropout=base.dropout if args.dropout is None else args.dropout,
             optimizer=args.optimizer,
@@ -103,7 +111,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     store = RunStore(resolve_runs_dir(args.runs_dir))
     progress = Progress()
-    printer = _ProgressPrinter(progress, sys.stderr if args.json else sys.stdout)
+    # Progress goes to stdout too: with --json only the *last* line must be the JSON object,
+    # and stderr stays free for the one-line error of a failed run.
+    printer = _ProgressPrinter(progress, sys.stdout)
     printer.start()
     try:
         result = train(config, store, name=args.name, data_dir=args.data_dir, progress=progress)
@@ -243,7 +253,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from mnistkit.runs import RunStore, resolve_runs_dir
 
-    infos = RunStore(resolve_runs_dir(args.runs_dir)).list()
+    store = RunStore(resolve_runs_dir(args.runs_dir))
+    store.mark_interrupted()  # runs a killed process left "running" are shown as interrupted
+    infos = store.list()
     if args.json:
         print(json.dumps([_run_row(i) for i in infos]))
         return 0
@@ -267,6 +279,51 @@ def _run_row(info) -> dict:
     }
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from mnistkit.bundle import recipe
+    from mnistkit.data import load_mnist
+
+    archs = ARCHS if args.arch == "both" else (args.arch,)
+    overrides = {k: getattr(args, k) for k in ("epochs", "subset") if getattr(args, k) is not None}
+    try:
+        configs = [recipe(a, augment=not args.no_augment).replace(**overrides) for a in archs]
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    load_mnist(args.data_dir)  # fail fast with the data error, before TensorFlow loads
+    import_tensorflow_quietly()
+    from mnistkit.bundle import pretrain
+
+    stream = sys.stderr if args.json else sys.stdout
+    for config in configs:
+        print(f"training the bundled {config.arch} ({config.epochs} epochs)...", file=stream)
+        info = pretrain(
+            config.arch,
+            args.out,
+            config=config,
+            data_dir=args.data_dir,
+            runs_dir=args.runs_dir,
+            command=_pretrain_command(config.arch, args),
+        )
+        summary = {k: info[k] for k in ("arch", "test_accuracy", "epochs_run", "train_seconds")}
+        summary["path"] = os.path.join(args.out, info["file"])
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print(
+                f"saved {summary['path']}: test accuracy {info['test_accuracy']:.2%} "
+                f"after {info['epochs_run']} epochs ({info['train_seconds']:.0f} s)"
+            )
+    return 0
+
+
+def _pretrain_command(arch: str, args: argparse.Namespace) -> str:
+    """The command line that reproduces one bundled model (without machine-specific paths)."""
+    parts = ["python -m mnistkit pretrain", f"--arch {arch}"]
+    parts += ["--no-augment"] if args.no_augment else []
+    parts += [f"--{k} {v}" for k in ("epochs", "subset") if (v := getattr(args, k)) is not None]
+    return " ".join(parts)
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from mnistkit.data import download
 
@@ -280,6 +337,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "runs": cmd_runs,
+    "pretrain": cmd_pretrain,
     "download": cmd_download,
 }
 

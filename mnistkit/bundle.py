@@ -1,0 +1,231 @@
+"""Bundled pretrained models: train them from MNIST with one fixed recipe, export slim copies.
+
+`python -m mnistkit pretrain` is the one command that makes `models/{dense,cnn}.keras`: it
+trains `recipe(arch)` with `mnistkit.training.train` (into a temporary runs folder), rebuilds
+the same layers without the augmentation layers (they have no weights and are identity at
+inference), copies the weights, and saves the result uncompiled — no optimizer state, only
+built-in layers, so the file loads anywhere with `safe_mode=True`. Beside each model a JSON
+says how it was trained and how well it does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mnistkit
+from mnistkit.config import ARCHS, TrainConfig
+from mnistkit.runs import atomic_write_json
+
+if TYPE_CHECKING:
+    import keras
+
+    from mnistkit.progress import Progress
+
+BUNDLE_DIR = Path(__file__).resolve().parents[1] / "models"
+AUGMENT_PREFIX = "aug_"  # models.augmentation_layers() names its layers aug_*
+INFO_KEYS = (
+    "arch",
+    "file",
+    "params",
+    "augment",
+    "config",
+    "command",
+    "versions",
+    "created",
+    "test_accuracy",
+    "test_loss",
+    "epochs_run",
+    "best_epoch",
+    "train_seconds",
+    "pendigits",
+)
+
+
+def recipe(arch: str, augment: bool = True) -> TrainConfig:
+    """The training settings of the bundled models (see the pretrain notes in README.md).
+
+    Batch 128 with a cosine-decayed learning rate over a fixed number of epochs (no early
+    stopping: the schedule needs its whole length); the best epoch by validation loss is kept.
+    """
+    if arch == "dense":
+        return TrainConfig(
+            arch="dense",
+            epochs=12,
+            batch_size=128,
+            dropout=0.2,
+            learning_rate=0.002,
+            val_split=0.1,
+            patience=0,
+            augment=augment,
+            lr_schedule="cosine",
+            steps_per_execution=16,
+        )
+    if arch == "cnn":
+        return TrainConfig(
+            arch="cnn",
+            epochs=12,
+            batch_size=128,
+            dropout=0.4,
+            learning_rate=0.003,
+            val_split=0.1,
+            patience=0,
+            augment=augment,
+            hidden=(32, 64, 128),
+            lr_schedule="cosine",
+            steps_per_execution=16,
+        )
+    raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
+
+
+def bundled_paths(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> tuple[Path, Path]:
+    """(`{arch}.keras`, `{arch}.json`) in a bundle folder."""
+    folder = Path(folder)
+    return folder / f"{arch}.keras", folder / f"{arch}.json"
+
+
+def bundled_model_path(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> Path | None:
+    """The bundled model file for an architecture, or None when it is not there."""
+    path = bundled_paths(arch, folder)[0]
+    return path if path.is_file() else None
+
+
+def read_info(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> dict[str, Any] | None:
+    """The JSON beside a bundled model, or None when missing or unreadable."""
+    try:
+        return json.loads(bundled_paths(arch, folder)[1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_augmentation(layer: keras.layers.Layer) -> bool:
+    """True for a train-time-only augmentation layer (the `aug_*` layers or any Random* layer)."""
+    return layer.name.startswith(AUGMENT_PREFIX) or type(layer).__name__.startswith("Random")
+
+
+def strip_augmentation(model: keras.Model) -> keras.Model:
+    """A fresh copy of a layer-chain model without its augmentation layers, same weights."""
+    import keras
+
+    inputs = keras.Input(tuple(model.inputs[0].shape[1:]), name=model.inputs[0].name)
+    x, kept = inputs, []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if is_augmentation(layer):
+            if layer.weights:
+                raise ValueError(f"augmentation layer {layer.name} has weights")
+            continue
+        fresh = type(layer).from_config(layer.get_config())
+        x = fresh(x)
+        kept.append((layer, fresh))
+    slim = keras.Model(inputs, x, name=model.name)
+    for old, fresh in kept:
+        fresh.set_weights(old.get_weights())
+    return slim
+
+
+def export_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
+    """Save an uncompiled, augmentation-free copy of `model` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    slim = strip_augmentation(model)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        slim.save(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundled model is for everyone
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software that trained a model."""
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    return {
+        "mnistkit": mnistkit.__version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def default_command(arch: str, augment: bool) -> str:
+    """The CLI line that reproduces a bundled model."""
+    flags = "" if augment else " --no-augment"
+    return f"python -m mnistkit pretrain --arch {arch}{flags}"
+
+
+def pretrain(
+    arch: str,
+    out: str | os.PathLike[str] = BUNDLE_DIR,
+    *,
+    config: TrainConfig | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    command: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train `config` (default `recipe(arch)`), export `{out}/{arch}.keras` and its JSON.
+
+    The training run goes to `runs_dir` when given (kept), else to a temporary folder.
+    Returns the JSON written. Raises RuntimeError if training kept no model.
+    """
+    from mnistkit.predict import load_model
+    from mnistkit.runs import RunStore
+    from mnistkit.training import evaluate, prepare_data, train
+
+    config = config or recipe(arch)
+    if config.arch != arch:
+        raise ValueError(f"config is for {config.arch!r}, not {arch!r}")
+    data = prepare_data(config, data_dir)
+    with tempfile.TemporaryDirectory(prefix="mnistkit-pretrain-") as tmp:
+        store = RunStore(runs_dir or tmp)
+        result = train(config, store, name=f"bundled-{arch}", data=data, progress=progress)
+        if result.metrics is None:
+            raise RuntimeError(f"training kept no model: {result.message}")
+        model_path, info_path = bundled_paths(arch, out)
+        export_model(load_model(result.run_dir), model_path)
+    slim = load_model(model_path)
+    metrics = evaluate(slim, data.x_test, data.y_test)
+    info = {
+        "arch": arch,
+        "file": model_path.name,
+        "params": int(slim.count_params()),
+        "augment": config.augment,
+        "config": config.to_dict(),
+        "command": command or default_command(arch, config.augment),
+        "versions": versions(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "test_accuracy": metrics["test_accuracy"],
+        "test_loss": metrics["test_loss"],
+        "epochs_run": result.metrics["epochs_run"],
+        "best_epoch": result.metrics["best_epoch"],
+        "train_seconds": round(result.metrics["train_seconds"], 1),
+        "pendigits": None,
+    }
+    atomic_write_json(info_path, info)
+    return info
+
+
+def record_pendigits(
+    arch: str, measurement: dict[str, Any], folder: str | os.PathLike[str] = BUNDLE_DIR
+) -> None:
+    """Store a pendigits measurement (from benchmarks/pendigits_accuracy.py) in the JSON."""
+    info = read_info(arch, folder)
+    if info is None:
+        raise FileNotFoundError(f"no readable {arch}.json in {folder}")
+    info["pendigits"] = measurement
+    atomic_write_json(bundled_paths(arch, folder)[1], info)
