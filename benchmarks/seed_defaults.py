@@ -28,8 +28,17 @@ def main() -> None:
     archs = ("dense", "cnn") if args.arch == "both" else (args.arch,)
     with tempfile.TemporaryDirectory() as runs:
         for arch in archs:
-            cmd = [sys.executable, "-m", "mnistkit", "train", "--arch", arch,
-                   "--runs-dir", runs, "--json"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "mnistkit",
+                "train",
+                "--arch",
+                arch,
+                "--runs-dir",
+                runs,
+                "--json",
+            ]
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise SystemExit(f"{arch}: exit {proc.returncode}: {proc.stderr.strip()}")

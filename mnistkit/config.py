@@ -92,13 +92,30 @@ def seed_defaults(arch: str) -> TrainConfig:
 
 
 def quick_lesson(arch: str) -> TrainConfig:
-    """A preset that reaches a good model in well under a minute on a laptop CPU."""
+    """A preset that reaches a good model in well under a minute on a laptop CPU.
+
+    Chosen by measurement (benchmarks/time_to_good.py, 2 cores): the CNN reaches ≥ 99.0 %
+    test accuracy in 4 epochs (≈ 13–25 s from Start), the dense net ≈ 98 % in 5. Batch 128
+    with a high peak learning rate decayed by a cosine; 16 steps per call into TensorFlow
+    (the live curve still moves several times a second).
+    """
     if arch == "dense":
         return TrainConfig(
-            arch="dense", epochs=5, batch_size=128, dropout=0.0, lr_schedule="cosine"
+            arch="dense",
+            epochs=5,
+            batch_size=128,
+            dropout=0.0,
+            learning_rate=0.003,
+            lr_schedule="cosine",
+            steps_per_execution=16,
         )
     return TrainConfig(
-        arch="cnn", epochs=4, batch_size=128, lr_schedule="cosine", learning_rate=0.003
+        arch="cnn",
+        epochs=4,
+        batch_size=128,
+        learning_rate=0.01,
+        lr_schedule="cosine",
+        steps_per_execution=16,
     )
 
 
