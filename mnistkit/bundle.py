@@ -223,7 +223,7 @@ def pretrain(
 def record_pendigits(
     arch: str, measurement: dict[str, Any], folder: str | os.PathLike[str] = BUNDLE_DIR
 ) -> None:
-    """Store a pendigits measurement (from benchmarks/pendigits_accuracy.py) in the JSON."""
+    """Store a pendigits measurement (from benchmarks/drawn_digits_accuracy.py) in the JSON."""
     info = read_info(arch, folder)
     if info is None:
         raise FileNotFoundError(f"no readable {arch}.json in {folder}")

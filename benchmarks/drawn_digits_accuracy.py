@@ -10,10 +10,10 @@ Usage, from the repository root:
 
     # the bundled models (models/), and the opposite-augmentation variants if made with
     #   python -m mnistkit pretrain --no-augment --out ~/.cache/mnistkit/variants
-    python benchmarks/pendigits_accuracy.py --bundle models --bundle ~/.cache/mnistkit/variants
-    python benchmarks/pendigits_accuracy.py --bundle models --record   # also store in models/*.json
-    python -m benchmarks.pendigits_accuracy --model cnn=runs/ID/model.keras --model dense=PATH
-    python benchmarks/pendigits_accuracy.py --cap 500 --limit 200   # no model: timings only
+    python benchmarks/drawn_digits_accuracy.py --bundle models --bundle ~/.cache/mnistkit/variants
+    python benchmarks/drawn_digits_accuracy.py --bundle models --record  # store in models/*.json
+    python -m benchmarks.drawn_digits_accuracy --model cnn=runs/ID/model.keras --model dense=PATH
+    python benchmarks/drawn_digits_accuracy.py --cap 500 --limit 200   # no model: timings only
 
 Empty results of preprocess_digit (nothing or a dot) count as wrong answers.
 """
