@@ -40,6 +40,7 @@ FIELDS = (  # widget keys are f"train_{field}"
     "patience",
     "augment",
     "name",
+    "steps_per_execution",  # no widget: carried from the applied preset (a speed setting)
 )
 
 

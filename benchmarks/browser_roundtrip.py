@@ -9,6 +9,12 @@ model's "Prediction" metric shows a value. Between rounds the Clear button empti
 canvas, so each round's metrics appear anew. The first stroke (it loads TensorFlow and the
 models) is reported apart. Goal (issue 6): p50 ≤ 300 ms.
 
+The floor is timed in the same run, alternating: a bare page with the same canvas and as
+many metrics, nothing else. Each time is split at the websocket (a probe wraps the page's
+WebSocket): pen-up → the canvas value is sent, which includes the canvas component's own
+200 ms debounce (streamlit-drawable-canvas 0.13.0 sends every change through a 200 ms
+debounced sender), → the last server reply before the predictions show → on screen.
+
 The server-side part (decode, preprocess, two models) is `benchmarks/draw_latency.py`.
 
     MNISTKIT_DATA_DIR=../shared/datasets/mnist python benchmarks/browser_roundtrip.py

@@ -94,10 +94,10 @@ def seed_defaults(arch: str) -> TrainConfig:
 def quick_lesson(arch: str) -> TrainConfig:
     """A preset that reaches a good model in well under a minute on a laptop CPU.
 
-    Chosen by measurement (benchmarks/time_to_good.py, 2 cores): the CNN reaches ≥ 99.0 %
-    test accuracy in 4 epochs (≈ 13–25 s from Start), the dense net ≈ 98 % in 5. Batch 128
-    with a high peak learning rate decayed by a cosine; 16 steps per call into TensorFlow
-    (the live curve still moves several times a second).
+    Chosen by measurement (benchmarks/time_to_good.py, 2 busy cores): the CNN reaches
+    ≥ 99.0 % test accuracy in 4 epochs (≈ 21 s from Start), the dense net ≈ 98 % in 5
+    (≈ 9 s). Batch 128 with a high peak learning rate decayed by a cosine; 16 steps per call
+    into TensorFlow (the live curve still moves several times a second).
     """
     if arch == "dense":
         return TrainConfig(

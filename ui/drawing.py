@@ -32,7 +32,7 @@ STEP_CAPTIONS = {
 }
 NO_MODEL = (
     "No model yet. Open the **Train** page and train one (the *quick lesson demo* preset takes "
-    "about a minute), or run `python -m mnistkit train --arch cnn` in a terminal."
+    "about 20 seconds for the CNN), or run `python -m mnistkit train --arch cnn` in a terminal."
 )
 HIGHLIGHT, MUTED = "#ff4b4b", "#a3a8b4"
 
