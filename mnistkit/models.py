@@ -39,13 +39,20 @@ def activation_layer(name: str, layer_name: str) -> layers.Layer:
     return layers.Activation(name, name=layer_name)
 
 
-def augmentation_layers() -> list[layers.Layer]:
-    """Random shift (±10 %), rotation (±10°) and zoom (±10 %); active only while training."""
+def augmentation_layers(
+    degrees: float = 10.0, zoom: float = 0.1, shift: float = 0.1
+) -> list[layers.Layer]:
+    """Random rotation (±degrees), zoom (±zoom) and shift (±shift of the side); training only."""
     return [
-        layers.RandomRotation(10 / 360, fill_mode="constant", name="aug_rotate"),
-        layers.RandomZoom(0.1, fill_mode="constant", name="aug_zoom"),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="aug_shift"),
+        layers.RandomRotation(degrees / 360, fill_mode="constant", name="aug_rotate"),
+        layers.RandomZoom(zoom, fill_mode="constant", name="aug_zoom"),
+        layers.RandomTranslation(shift, shift, fill_mode="constant", name="aug_shift"),
     ]
+
+
+# The dense net has no translation invariance: milder augmentation suits it better
+# (measured: MNIST test 98.2 % -> 98.6 %, pendigits drawings 94.0 % -> 95.0 %; models/README.md).
+DENSE_AUGMENTATION = {"degrees": 6.0, "zoom": 0.06, "shift": 0.05}
 
 
 def _chain(stack: list[layers.Layer], name: str) -> keras.Model:
@@ -64,7 +71,7 @@ def build_dense(
     augment: bool = False,
 ) -> keras.Model:
     """Flatten(28,28) → Dense(256) → Dense(64) → Dense(10, softmax); optional Dropout."""
-    stack: list[layers.Layer] = augmentation_layers() if augment else []
+    stack: list[layers.Layer] = augmentation_layers(**DENSE_AUGMENTATION) if augment else []
     stack.append(layers.Flatten(name="flatten"))
     for i, units in enumerate(hidden, start=1):
         stack += [
