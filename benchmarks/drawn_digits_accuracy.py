@@ -14,6 +14,7 @@ Usage, from the repository root:
     python benchmarks/drawn_digits_accuracy.py --bundle models --record  # store in models/*.json
     python -m benchmarks.drawn_digits_accuracy --model cnn=runs/ID/model.keras --model dense=PATH
     python benchmarks/drawn_digits_accuracy.py --cap 500 --limit 200   # no model: timings only
+    python benchmarks/drawn_digits_accuracy.py --bundle models --brush 10  # a fine brush
 
 Empty results of preprocess_digit (nothing or a dot) count as wrong answers.
 """
@@ -99,6 +100,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--cap", type=int, default=ALL_DRAWINGS, help="drawings to render")
     ap.add_argument("--seed", type=int, default=0, help="renderer seed")
+    ap.add_argument(
+        "--brush",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="draw every digit with this brush width instead of the renderer's 18-22 px "
+        "(a copy of the renderer with that one line changed; same digits, sizes and places)",
+    )
     ap.add_argument("--limit", type=int, default=0, help="score only the first N (0: all)")
     ap.add_argument("--batch-size", type=int, default=1024)
     return ap.parse_args(argv)
@@ -139,7 +148,28 @@ def cache_file(args: argparse.Namespace) -> Path:
     """Where the rendered drawings for these options are cached (keyed by the renderer's code)."""
     key = renderer_key(args)
     stem = args.pendigits.name.split(".")[0]
-    return args.cache_dir / f"{stem}-cap{args.cap}-seed{args.seed}-{key}.npz"
+    brush = f"-brush{args.brush}" if args.brush else ""
+    return args.cache_dir / f"{stem}-cap{args.cap}-seed{args.seed}{brush}-{key}.npz"
+
+
+BRUSH_LINE = "brush = int(rng.integers(18, 23))"
+
+
+def renderer_for(args: argparse.Namespace) -> Path:
+    """The renderer to run: the shared one, or a copy whose brush width is fixed at --brush.
+
+    The copy still draws the random width (and throws it away), so every other random choice,
+    size and position, stays the same as in the shared renderer's drawings.
+    """
+    if not args.brush:
+        return args.renderer
+    source = args.renderer.read_text(encoding="utf-8")
+    if source.count(BRUSH_LINE) != 1:
+        raise SystemExit(f"--brush: cannot find {BRUSH_LINE!r} in {args.renderer}")
+    copy = args.cache_dir / f"render_pendigits-brush{args.brush}.py"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(source.replace(BRUSH_LINE, f"{BRUSH_LINE} * 0 + {args.brush}"), "utf-8")
+    return copy
 
 
 def renderer_key(args: argparse.Namespace) -> str:
@@ -155,7 +185,7 @@ def load_drawings(args: argparse.Namespace) -> Drawings:
         tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
         cmd = [
             sys.executable,
-            str(args.renderer),
+            str(renderer_for(args)),
             "--src",
             str(args.pendigits),
             "--out",
@@ -254,6 +284,8 @@ def measurement(row: Scored, drawings: Drawings, args: argparse.Namespace) -> di
 def main(argv: list[str] | None = None) -> int:
     """Render or load the drawings, preprocess them both ways and score every model."""
     args = parse_args(argv)
+    if args.record and args.brush:
+        raise SystemExit("--record stores the renderer's own drawings: leave out --brush")
     models = [(name, path, {}) for name, path in parse_models(args.model).items()]
     models += bundle_models(args.bundle)
     drawings = load_drawings(args)
