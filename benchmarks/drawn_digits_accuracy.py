@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,7 @@ class Scored:
     mnist_test: float | None
     accuracy: dict[str, dict[str, float]]
     info_dir: Path | None = None
+    mistakes: list[tuple[int, int, int]] = field(default_factory=list)  # (count, true, read)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -233,17 +234,28 @@ def predict(model, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(labels) if labels else np.zeros(0, np.int64)
 
 
-def score(model, inputs: dict, drawings: Drawings, batch_size: int) -> dict[str, dict[str, float]]:
-    """Accuracy per method on held-out writers, tuning writers and all drawings."""
+def score(
+    model, inputs: dict, drawings: Drawings, batch_size: int
+) -> tuple[dict[str, dict[str, float]], list[tuple[int, int, int]]]:
+    """Accuracy per method on held-out writers, tuning writers and all drawings, and the
+    pipeline's most common mistakes on held-out writers as (count, true digit, read as)."""
     tuning = np.isin(drawings.writers, list(TUNING_WRITERS))
     groups = {"held_out": ~tuning, "tuning": tuning, "all": np.ones_like(tuning)}
-    out = {}
+    out, mistakes = {}, []
     for method, (x, empty, _) in inputs.items():
-        right = np.where(empty, -1, predict(model, x, batch_size)) == drawings.labels
+        read = np.where(empty, -1, predict(model, x, batch_size))
+        right = read == drawings.labels
         out[method] = {
             g: float(right[m].mean()) if m.any() else float("nan") for g, m in groups.items()
         }
-    return out
+        if method == "pipeline":
+            wrong = ~right & ~tuning
+            pairs, counts = np.unique(
+                np.stack([drawings.labels[wrong], read[wrong]], axis=1), axis=0, return_counts=True
+            )
+            order = np.argsort(-counts, kind="stable")[:5]
+            mistakes = [(int(counts[i]), int(pairs[i][0]), int(pairs[i][1])) for i in order]
+    return out, mistakes
 
 
 def print_table(rows: list[Scored]) -> None:
@@ -265,6 +277,10 @@ def print_table(rows: list[Scored]) -> None:
         "naive / pipeline: drawings by writers 11-30 (held out from every choice); "
         "tuning writers: 1-10"
     )
+    print("\nmost common pipeline mistakes, held-out writers (true -> read as: count):")
+    for r in rows:
+        said = ", ".join(f"{t}->{'empty' if p < 0 else p}: {n}" for n, t, p in r.mistakes)
+        print(f"{r.name:<16} {said}")
 
 
 def measurement(row: Scored, drawings: Drawings, args: argparse.Namespace) -> dict:
@@ -302,14 +318,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, model_path, info in models:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+        accuracy, mistakes = score(model, inputs, drawings, args.batch_size)
         rows.append(
             Scored(
                 name,
                 info.get("arch"),
                 info.get("augment"),
                 info.get("test_accuracy"),
-                score(model, inputs, drawings, args.batch_size),
+                accuracy,
                 model_path.parent if info else None,
+                mistakes,
             )
         )
     rows.sort(key=lambda r: (ARCH_ORDER.index(r.arch) if r.arch in ARCH_ORDER else 9, r.name))
