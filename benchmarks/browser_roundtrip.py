@@ -15,10 +15,20 @@ WebSocket): pen-up → the canvas value is sent, which includes the canvas compo
 200 ms debounce (streamlit-drawable-canvas 0.13.0 sends every change through a 200 ms
 debounced sender), → the last server reply before the predictions show → on screen.
 
+Per stroke it also prints the CPU milliseconds the server process (/proc) and the page's
+main thread (DevTools `TaskDuration`) spent from just before the stroke until the page
+settled: the split above is measured in the page, so a busy page delays it too.
+
+`--also LABEL=SCRIPT` times more entry scripts in the same run, alternating, each serving
+a Draw page at /draw: e.g. a copy of the app as it was before a change (a `git worktree`
+of an older commit), for a before/after comparison under the same load.
+
 The server-side part (decode, preprocess, two models) is `benchmarks/draw_latency.py`.
 
     MNISTKIT_DATA_DIR=../shared/datasets/mnist python benchmarks/browser_roundtrip.py
     python benchmarks/browser_roundtrip.py --strokes 20 --runs-dir runs
+    git worktree add /tmp/before HEAD~1
+    python benchmarks/browser_roundtrip.py --also before=/tmp/before/streamlit_app.py
 """
 
 from __future__ import annotations
@@ -26,22 +36,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from devtools.appserver import App, running_app  # noqa: E402
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 BENCH_RUNS = Path(tempfile.gettempdir()) / "mnistkit-bench-runs"
 GOAL_MS = 300.0
+SETTLE_MS = 700  # after the predictions show: charts and images finish, CPU is counted
 
 # One-stroke digits in canvas pixels (280×280).
 DIGITS = {
@@ -120,64 +131,11 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
-    """Poll /_stcore/health every 20 ms until the server answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"no answer from {url} within {timeout:.0f} s")
-
-
-def server_command(port: int, script: str = "streamlit_app.py") -> list[str]:
-    command = [sys.executable, "-m", "streamlit", "run", script]
-    if os.environ.get("MNISTKIT_BENCH_SERVER"):  # e.g. a wrapper that profiles each rerun
-        command = [sys.executable, os.environ["MNISTKIT_BENCH_SERVER"]]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    return command + ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-
-
-@contextlib.contextmanager
-def running_app(
-    runs_dir: Path, wait: bool = True, script: str = "streamlit_app.py"
-) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run` on a free port with `runs_dir`; yields (url, process); stops it after."""
-    port = free_port()
-    env = {**os.environ, "MNISTKIT_RUNS_DIR": str(runs_dir), "PYTHONPATH": str(REPO)}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen(
-        server_command(port, script), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if wait:
-            wait_for_health(url, server)
-        yield url, server
-    except Exception:
-        log.seek(0)
-        sys.stderr.write(log.read().decode(errors="replace")[-3000:])
-        raise
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+def app_with_runs(
+    runs_dir: Path, script: str | Path = "streamlit_app.py", wait: bool = True, **env: str
+) -> contextlib.AbstractContextManager[App]:
+    """The app (or another entry `script`) on a free port, using `runs_dir`; stopped after."""
+    return running_app(script, env={"MNISTKIT_RUNS_DIR": str(runs_dir), **env}, wait=wait)
 
 
 def ensure_models(runs_dir: Path | None) -> Path:
@@ -226,18 +184,37 @@ def stroke(page, box: dict, points: list[tuple[int, int]]) -> None:
     page.mouse.up()
 
 
-def draw_and_time(page, points, n_models: int, timeout_ms: int = 60_000) -> dict[str, float]:
+def cpu_ms(pid: int) -> float:
+    """User + system CPU milliseconds process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def browser_task_ms(cdp) -> float:
+    """Milliseconds the page's renderer main thread has spent on tasks so far (DevTools)."""
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return 1000 * next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+
+def draw_and_time(
+    target: Target, points, n_models: int, timeout_ms: int = 60_000
+) -> dict[str, float]:
     """Draw one stroke; milliseconds from pen-up to every model's prediction on screen, split
     at the websocket: pen-up → canvas value sent → first reply → last reply before the
-    predictions show → on screen."""
+    predictions show → on screen. Also the CPU milliseconds the server process and the
+    page's main thread spent from just before the stroke until the page settled (so the
+    work after the predictions show, e.g. charts and images, counts too)."""
+    page = target.page
     page.evaluate(
         f"() => {{ window.__probe = {{up: null, ready: null, n: {n_models}}}; window.__ws = []; }}"
     )
     canvas = page.locator("canvas.upper-canvas")
     canvas.wait_for(state="visible", timeout=timeout_ms)
-    stroke(page, canvas.bounding_box(), points)
+    box = canvas.bounding_box()
+    server0, browser0 = cpu_ms(target.app.pid), browser_task_ms(target.cdp)
+    stroke(page, box, points)
     page.wait_for_function("() => window.__probe.ready !== null", timeout=timeout_ms)
-    return page.evaluate(
+    result = page.evaluate(
         """() => {
           const p = window.__probe;
           const ws = window.__ws.filter(f => f.t >= p.up && f.t <= p.ready);
@@ -254,6 +231,10 @@ def draw_and_time(page, points, n_models: int, timeout_ms: int = 60_000) -> dict
           return r;
         }"""
     )
+    page.wait_for_timeout(SETTLE_MS)
+    result["server_cpu"] = cpu_ms(target.app.pid) - server0
+    result["browser_cpu"] = browser_task_ms(target.cdp) - browser0
+    return result
 
 
 def clear(page) -> None:
@@ -269,31 +250,81 @@ def clear(page) -> None:
     page.wait_for_timeout(300)  # the app is idle again before the next stroke
 
 
-def open_page(browser, url: str, n_models: int):
-    """A page at `url` with the probes installed, its prompt shown."""
+@dataclass
+class Target:
+    """One page under test: its label, the app serving it, the browser tab, a DevTools
+    session on that tab, and the timed strokes."""
+
+    label: str
+    app: App
+    page: object = None
+    cdp: object = None
+    rows: list[dict] = field(default_factory=list)
+
+
+def open_page(browser, target: Target, path: str, n_models: int) -> None:
+    """Open `path` of the target's app with the probes installed, its prompt shown."""
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.add_init_script(WS_SPY)
-    page.goto(url, timeout=60_000)
+    page.goto(target.app.url + path, timeout=60_000)
     page.get_by_text("Draw a digit").last.wait_for(timeout=60_000)
     page.evaluate(PROBE)
     page.evaluate(f"() => {{ window.__probe.n = {n_models}; }}")
-    return page
+    target.page, target.cdp = page, page.context.new_cdp_session(page)
+    target.cdp.send("Performance.enable")
+
+
+def median_of(rows: list[dict], part: str) -> str:
+    values = [r[part] for r in rows if part in r]
+    return f"{statistics.median(values):4.0f}" if values else "   ?"
 
 
 def summary(label: str, rows: list[dict]) -> float:
     """Print the medians of the split and the percentiles of the totals; return the p50."""
     times = sorted(r["total"] for r in rows)
-    parts = []
-    for part in ("send", "server_last", "render"):
-        values = [r[part] for r in rows if part in r]
-        parts.append(f"{statistics.median(values):4.0f}" if values else "   ?")
+    parts = " + ".join(median_of(rows, part) for part in ("send", "server_last", "render"))
     p50 = statistics.median(times)
     p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
     print(
         f"  {label:10s} p50 {p50:4.0f} ms  p90 {p90:4.0f}  min {times[0]:4.0f}  "
-        f"max {times[-1]:4.0f}   median split {' + '.join(parts)} ms"
+        f"max {times[-1]:4.0f}   median split {parts} ms   CPU ms server "
+        f"{median_of(rows, 'server_cpu')}, browser {median_of(rows, 'browser_cpu')}"
     )
     return p50
+
+
+def print_row(i: int, name: str, label: str, r: dict) -> None:
+    split = ""
+    if "send" in r:
+        split = (
+            f"= {r['send']:4.0f} + {r['server_last']:4.0f} ({r['server_first']:3.0f})"
+            f" + {r['render']:4.0f}   {r['kb_sent']:3.0f} kB sent"
+        )
+    cpu = f"CPU ms server {r['server_cpu']:4.0f}, browser {r['browser_cpu']:4.0f}"
+    print(f"  {i + 1:2d} {name} {label:10s} {r['total']:5.0f}   {split}   {cpu}", flush=True)
+
+
+def parse_also(values: list[str]) -> list[tuple[str, Path]]:
+    """`LABEL=SCRIPT` pairs: more entry scripts to time against, each serving /draw."""
+    pairs = []
+    for value in values:
+        label, _, script = value.partition("=")
+        if not script or not Path(script).exists():
+            raise SystemExit(f"--also wants LABEL=SCRIPT with an existing script, not {value!r}")
+        pairs.append((label, Path(script).resolve()))
+    return pairs
+
+
+def start_targets(stack, args, runs_dir: Path, n_models: int) -> list[Target]:
+    """Start the app, the --also entry scripts and (unless --no-bare) the bare page."""
+    targets = [Target("app /draw", stack.enter_context(app_with_runs(runs_dir)))]
+    for label, script in parse_also(args.also):
+        targets.append(Target(label, stack.enter_context(app_with_runs(runs_dir, script))))
+    if not args.no_bare:
+        bare = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bare_canvas.py"
+        bare.write_text(BARE_APP.replace("{n}", str(n_models)))
+        targets.append(Target("bare", stack.enter_context(app_with_runs(runs_dir, bare))))
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,56 +332,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs-dir", type=Path, help="runs folder with models (default: made once)")
     ap.add_argument("--strokes", type=int, default=10, help="timed strokes after the first")
     ap.add_argument("--no-bare", action="store_true", help="skip the bare-canvas comparison")
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=SCRIPT",
+        help="also time this entry script's /draw (e.g. a copy of the page before a change)",
+    )
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     runs_dir = ensure_models(args.runs_dir)
     n_models = default_model_count(runs_dir)
+    print(f"load {load()} at the start")
     with contextlib.ExitStack() as stack:
-        url, _ = stack.enter_context(running_app(runs_dir))
-        bare_url = None
-        if not args.no_bare:
-            bare = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bare_canvas.py"
-            bare.write_text(BARE_APP.replace("{n}", str(n_models)))
-            bare_url, _ = stack.enter_context(running_app(runs_dir, script=str(bare)))
+        targets = start_targets(stack, args, runs_dir, n_models)
         pw = stack.enter_context(sync_playwright())
         browser = launch_browser(pw)
         stack.callback(browser.close)
-        pages = {"app /draw": open_page(browser, f"{url}/draw", n_models)}
-        if bare_url:
-            pages["bare"] = open_page(browser, bare_url, n_models)
+        for target in targets:
+            open_page(browser, target, "" if target.label == "bare" else "/draw", n_models)
         names = list(DIGITS)
-        for label, page in pages.items():
-            first = draw_and_time(page, DIGITS[names[0]], n_models)["total"]
-            what = (
-                f"loads TensorFlow and {n_models} models" if label.startswith("app") else "warm-up"
-            )
-            print(f"first stroke, {label} ({what}): {first:.0f} ms  load {load()}", flush=True)
+        for target in targets:
+            first = draw_and_time(target, DIGITS[names[0]], n_models)["total"]
+            loads = f"loads TensorFlow and {n_models} models"
+            what = "warm-up" if target.label == "bare" else loads
+            print(f"first stroke, {target.label} ({what}): {first:.0f} ms  load {load()}")
         print(
             "  stroke         total ms = pen-up→sent (canvas debounce + PNG) + sent→last reply "
             "(server; first reply) + last reply→on screen (browser)"
         )
-        rows: dict[str, list[dict]] = {label: [] for label in pages}
         for i in range(args.strokes):
             name = names[(i + 1) % len(names)]
-            for label, page in pages.items():  # alternating: both see the same load
-                clear(page)
-                r = draw_and_time(page, DIGITS[name], n_models)
-                rows[label].append(r)
-                split = ""
-                if "send" in r:
-                    split = (
-                        f"= {r['send']:4.0f} + {r['server_last']:4.0f} ({r['server_first']:3.0f})"
-                        f" + {r['render']:4.0f}   {r['kb_sent']:.0f} kB sent"
-                    )
-                print(f"  {i + 1:2d} {name} {label:10s} {r['total']:5.0f}   {split}", flush=True)
+            for target in targets:  # alternating: all see the same load
+                clear(target.page)
+                target.rows.append(draw_and_time(target, DIGITS[name], n_models))
+                print_row(i, name, target.label, target.rows[-1])
     print(
         f"pen-up → {n_models} predictions on screen, {args.strokes} strokes each (load {load()}):"
     )
-    p50 = summary("app /draw", rows["app /draw"])
-    if "bare" in rows:
-        bare_p50 = summary("bare", rows["bare"])
-        print(f"  the app adds {p50 - bare_p50:+.0f} ms to a bare canvas page (p50)")
+    p50s = {t.label: summary(t.label, t.rows) for t in targets}
+    for label, p50 in p50s.items():
+        if label != "bare" and "bare" in p50s:
+            print(f"  {label} adds {p50 - p50s['bare']:+.0f} ms to a bare canvas page (p50)")
+    p50 = p50s["app /draw"]
     verdict = "meets" if p50 <= GOAL_MS else "MISSES"
     print(f"app p50 {p50:.0f} ms {verdict} the goal of ≤ {GOAL_MS:.0f} ms")
     return 0

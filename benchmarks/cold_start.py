@@ -5,11 +5,18 @@ running chromium (Debian's, through Playwright; its own start-up is printed apar
 the app's root URL as soon as `/_stcore/health` answers, until the Home page's title
 ("mnistkit") is visible. Printed per round: server process start → health answers →
 title visible, then the median of `--rounds`. With `--draw`, each round then also opens
-the Draw page and times it to its prompt (the first page that loads TensorFlow does so
-only when a model predicts, so this stays light). Goal (issue 6): ≤ 5 s.
+the Draw page and times it to its prompt (the page starts loading TensorFlow and its
+models in a background thread, `ui.resources.preload_models`). Goal (issue 6): ≤ 5 s.
+
+With `--first-stroke`, instead: the first stroke after a server start. Each round starts a
+fresh server, opens /draw, waits `--think` seconds (a student looking at the page before
+drawing), draws one digit and times pen-up → every model's prediction on screen; rounds
+alternate with the preload switched off (`MNISTKIT_PRELOAD=0`: models load at the first
+stroke, as before) and on.
 
     python benchmarks/cold_start.py
     python benchmarks/cold_start.py --rounds 5 --draw
+    python benchmarks/cold_start.py --first-stroke --think 0 2 4
 """
 
 from __future__ import annotations
@@ -22,7 +29,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_roundtrip import ensure_models, launch_browser, load, running_app  # noqa: E402
+from browser_roundtrip import (  # noqa: E402
+    DIGITS,
+    Target,
+    app_with_runs,
+    default_model_count,
+    draw_and_time,
+    ensure_models,
+    launch_browser,
+    load,
+    open_page,
+)
 
 GOAL_S = 5.0
 
@@ -30,7 +47,8 @@ GOAL_S = 5.0
 def one_round(browser, runs_dir: Path, draw: bool) -> dict[str, float]:
     """Seconds from the server's spawn to health, and to the Home title on screen."""
     t0 = time.perf_counter()
-    with running_app(runs_dir) as (url, _server):  # returns once /_stcore/health answers
+    with app_with_runs(runs_dir) as app:  # returns once /_stcore/health answers
+        url = app.url
         health = time.perf_counter() - t0
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url, timeout=60_000)
@@ -46,15 +64,62 @@ def one_round(browser, runs_dir: Path, draw: bool) -> dict[str, float]:
     return row
 
 
+def first_stroke(browser, runs_dir: Path, preload: bool, think: float, n_models: int) -> float:
+    """Milliseconds from pen-up to the predictions, for the first stroke on a fresh server."""
+    switch = {"MNISTKIT_PRELOAD": "1" if preload else "0"}
+    with app_with_runs(runs_dir, **switch) as app:
+        target = Target("first", app)
+        open_page(browser, target, "/draw", n_models)
+        target.page.wait_for_timeout(think * 1000)
+        total = draw_and_time(target, DIGITS["7"], n_models)["total"]
+        target.page.close()
+    return total
+
+
+def first_strokes(browser, runs_dir: Path, thinks: list[float], rounds: int) -> None:
+    """Rounds alternating preload off/on for each think time; print each and the medians."""
+    n_models = default_model_count(runs_dir)
+    results: dict[tuple[float, bool], list[float]] = {}
+    for think in thinks:
+        for i in range(rounds):
+            for preload in (False, True):
+                la = load()
+                ms = first_stroke(browser, runs_dir, preload, think, n_models)
+                results.setdefault((think, preload), []).append(ms)
+                print(
+                    f"think {think:g} s, preload {'on ' if preload else 'off'}, round {i + 1}: "
+                    f"first stroke {ms:5.0f} ms   load {la}→{load()}",
+                    flush=True,
+                )
+    print(f"first stroke after a server start, pen-up → {n_models} predictions (median):")
+    for think in thinks:
+        off = statistics.median(results[(think, False)])
+        on = statistics.median(results[(think, True)])
+        print(f"  think {think:g} s: preload off {off:5.0f} ms, on {on:5.0f} ms ({on / off:.2f}×)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs-dir", type=Path, help="runs folder (default: the benchmark's)")
     ap.add_argument("--draw", action="store_true", help="then open the Draw page too")
+    ap.add_argument(
+        "--first-stroke", action="store_true", help="instead: the first stroke's latency"
+    )
+    ap.add_argument(
+        "--think", type=float, nargs="+", default=[0.0, 2.0], help="seconds before drawing"
+    )
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     runs_dir = ensure_models(args.runs_dir)
+    if args.first_stroke:
+        with sync_playwright() as pw:
+            browser = launch_browser(pw)
+            print(f"load {load()} at the start")
+            first_strokes(browser, runs_dir, args.think, args.rounds)
+            browser.close()
+        return 0
     rows = []
     with sync_playwright() as pw:
         t0 = time.perf_counter()

@@ -32,7 +32,6 @@ import random
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,11 @@ from streamlit.runtime.state.common import user_key_from_element_id
 from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from devtools import appserver  # noqa: E402
+from devtools.appserver import App  # noqa: E402
+
 GOAL_P95 = 1.0  # seconds, draw → prediction
 FINISHED = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
 CANVAS_KEY = "canvas-0"  # ui.drawing.canvas_key() before any Clear
@@ -85,12 +89,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- the app under test -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def has_models(runs_dir: Path) -> bool:
     """Bundled models, or a run in `runs_dir` that kept one."""
     return any((REPO / "models").glob("*.keras")) or any(runs_dir.glob("*/model.keras"))
@@ -106,39 +104,12 @@ def seed_models(runs_dir: Path, env: dict[str, str]) -> None:
         subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
 
 
-def start_app(runs_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run streamlit_app.py` on a free loopback port; returns (process, url)."""
-    env = dict(os.environ, MNISTKIT_RUNS_DIR=str(runs_dir), PYTHONPATH=str(REPO))
+def start_app(runs_dir: Path, log_path: Path) -> App:
+    """`streamlit run streamlit_app.py` on a free loopback port, serving; seeds models first."""
+    env = {"MNISTKIT_RUNS_DIR": str(runs_dir)}
     if not has_models(runs_dir):
-        seed_models(runs_dir, env)
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    log = log_path.open("wb")
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited ({server.returncode}); see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise TimeoutError(f"the app did not answer within 60 s; see {log_path}")
-
-
-def stop_app(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        seed_models(runs_dir, dict(os.environ, **env, PYTHONPATH=str(REPO)))
+    return appserver.start(env=env, log_path=log_path)
 
 
 class MemorySampler(threading.Thread):
@@ -530,8 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if url is None:
             runs_dir = args.runs_dir or scratch / "runs"
-            server, url = start_app(runs_dir, scratch / "streamlit.log")
-            pid = server.pid
+            server = start_app(runs_dir, scratch / "streamlit.log")
+            url, pid = server.url, server.pid
             print(f"app on {url} (pid {pid}), runs in {runs_dir}, log {scratch / 'streamlit.log'}")
         sampler = MemorySampler(pid)
         sampler.start()
@@ -561,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         if server is not None:
-            stop_app(server)
+            appserver.stop(server)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -6,8 +6,10 @@ Starts `streamlit run streamlit_app.py` on a free loopback port and reads
 chromium through Playwright) opened and kept open:
 
 1. the server idle, before any browser connects;
-2. one session on Home, then `--sessions` more on Home (→ MiB per extra idle session);
-3. one session on Draw that draws a digit (TensorFlow and two models load), then
+2. one session on Home (after it, the app preloads TensorFlow and the Draw page's two
+   models in the background: read once RSS is steady), then `--sessions` more on Home
+   (→ MiB per extra idle session);
+3. one session on Draw that draws a digit (the models are loaded already), then
    `--sessions` more on Draw, each drawing once (→ MiB per extra Draw session);
 4. one session on Train presses Start (the page's default: the quick preset, all of
    MNIST): RSS sampled every 0.25 s until the run completes (peak and VmHWM), then after.
@@ -23,6 +25,7 @@ small models for the Draw page).
     MNISTKIT_DATA_DIR=../shared/datasets/mnist python benchmarks/memory.py
     python benchmarks/memory.py --sessions 10 --no-train
     python benchmarks/memory.py --repeat 6
+    python benchmarks/memory.py --repeat 6 --malloc-arena-max 2
 """
 
 from __future__ import annotations
@@ -39,10 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser_roundtrip import (  # noqa: E402
     DIGITS,
+    app_with_runs,
     ensure_models,
     launch_browser,
     load,
-    running_app,
     stroke,
 )
 
@@ -62,6 +65,19 @@ def status(pid: int) -> dict[str, float]:
 def rss(pid: int) -> float:
     time.sleep(SETTLE_S)
     return status(pid)["VmRSS"]
+
+
+def settled_rss(pid: int, quiet_mib: float = 2.0, timeout: float = 60) -> float:
+    """VmRSS once it changes by less than `quiet_mib` over one second (a background load,
+    e.g. the app preloading TensorFlow and the Draw page's models, has finished)."""
+    last, deadline = rss(pid), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = status(pid)["VmRSS"]
+        if abs(now - last) < quiet_mib:
+            return now
+        last = now
+    return last
 
 
 def open_home(browser, url: str):
@@ -119,8 +135,8 @@ from tensorflow.python.eager.polymorphic_function import atomic_function
 
 if {off!r}:
     training.build_state_eagerly = lambda *args: None
-def rss():
-    line = [x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS")]
+def rss(key="VmRSS"):
+    line = [x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(key)]
     return int(line[0].split()[1]) / 1024
 load_mnist()
 store = RunStore(tempfile.mkdtemp())
@@ -130,27 +146,40 @@ for i in range({n}):
     job.join()
     gc.collect()
     print(f"{{i + 1}} {{rss():.0f}} {{len(gc.get_objects())}} "
-          f"{{len(atomic_function.RUNTIME_FUNCTION_REFS)}}", flush=True)
+          f"{{len(atomic_function.RUNTIME_FUNCTION_REFS)}} {{rss('VmHWM'):.0f}}", flush=True)
 """
 
 
-def repeat_trainings(n: int) -> None:
-    """RSS and objects after each of `n` trainings, with and without the eager state build."""
+def repeat_trainings(n: int, arena_max: int | None = None) -> None:
+    """RSS and objects after each of `n` trainings, with and without the eager state build;
+    with `arena_max`, instead with and without `MALLOC_ARENA_MAX=arena_max` (glibc)."""
     repo = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    for off, label in ((False, "now (state built eagerly)"), (True, "without build_state_eagerly")):
+    env.pop("MALLOC_ARENA_MAX", None)
+    variants = [(False, "now (state built eagerly)", {}), (True, "without build_state_eagerly", {})]
+    if arena_max is not None:
+        arena = {"MALLOC_ARENA_MAX": str(arena_max)}
+        variants = [
+            (False, "glibc default arenas", {}),
+            (False, f"MALLOC_ARENA_MAX={arena_max}", arena),
+        ]
+    for off, label, extra in variants:
         code = REPEAT_CHILD.format(repo=repo, off=off, n=n)
         out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            check=True,
         ).stdout.split("\n")
         rows = [list(map(float, line.split())) for line in out if line.strip()]
         print(f"{label}:  load {load()}")
-        for i, mib, objs, refs in rows:
+        for i, mib, objs, refs, hwm in rows:
             print(
-                f"  after training {i:.0f}: RSS {mib:6.0f} MiB  {objs:8,.0f} Python objects  "
-                f"{refs:4.0f} functions kept by TensorFlow"
+                f"  after training {i:.0f}: RSS {mib:6.0f} MiB (peak {hwm:5.0f})  {objs:8,.0f} "
+                f"Python objects  {refs:4.0f} functions kept by TensorFlow"
             )
-        (_, m1, o1, _), (_, mn, on, _) = rows[0], rows[-1]
+        (_, m1, o1, _, _), (_, mn, on, _, _) = rows[0], rows[-1]
         print(
             f"  growth per training after the first: {(mn - m1) / (n - 1):+.1f} MiB, "
             f"{(on - o1) / (n - 1):+,.0f} objects"
@@ -163,22 +192,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs-dir", type=Path, help="runs folder with models (default: made once)")
     ap.add_argument("--no-train", action="store_true", help="skip the training step")
     ap.add_argument("--repeat", type=int, help="instead: this many trainings in one process")
+    ap.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        metavar="N",
+        help="with --repeat: compare glibc's default malloc arenas with MALLOC_ARENA_MAX=N",
+    )
     args = ap.parse_args(argv)
     if args.repeat:
-        repeat_trainings(max(2, args.repeat))
+        repeat_trainings(max(2, args.repeat), args.malloc_arena_max)
         return 0
     from playwright.sync_api import sync_playwright
 
     runs_dir = ensure_models(args.runs_dir)
     k = args.sessions
-    with running_app(runs_dir) as (url, server), sync_playwright() as pw:
-        pid = server.pid
+    with app_with_runs(runs_dir) as app, sync_playwright() as pw:
+        url, pid = app.url, app.pid
         browser = launch_browser(pw)
         idle = rss(pid)
         print(f"server idle, no session:                  {idle:7.0f} MiB   load {load()}")
         pages = [open_home(browser, url)]
-        home1 = rss(pid)
-        print(f"+ 1 session on Home:                       {home1:7.0f} MiB")
+        home1 = settled_rss(pid)
+        preload = "" if os.environ.get("MNISTKIT_PRELOAD") == "0" else " (+ preloaded models)"
+        print(f"+ 1 session on Home{preload:22s}:  {home1:7.0f} MiB")
         pages += [open_home(browser, url) for _ in range(k)]
         home_k = rss(pid)
         print(
@@ -188,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         pages.append(open_draw_and_draw(browser, url))
         draw1 = rss(pid)
         print(
-            f"+ 1 on Draw, drawn (TensorFlow, 2 models): {draw1:7.0f} MiB   "
+            f"+ 1 on Draw, drawn:                        {draw1:7.0f} MiB   "
             f"(+{draw1 - home_k:.0f} MiB)"
         )
         pages += [open_draw_and_draw(browser, url) for _ in range(k)]
