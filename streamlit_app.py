@@ -7,7 +7,7 @@ server asked for `/draw` would skip the navigation (and `keep_keras_state`) belo
 
 import streamlit as st
 
-from ui.resources import keep_keras_state
+from ui.resources import keep_keras_state, preload_default_models
 
 st.set_page_config(page_title="mnistkit", page_icon="✏️", layout="wide")
 keep_keras_state()  # Streamlit would reset Keras for every thread after each script run
@@ -21,3 +21,6 @@ pages = [
     st.Page("app_pages/inside.py", title="Inside the CNN", icon="🔬"),
 ]
 st.navigation(pages).run()
+# After the page is drawn: TensorFlow and the Draw page's models load in the background while
+# the class reads it, so the first stroke does not wait 3-5 s (once per server process).
+preload_default_models()

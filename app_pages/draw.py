@@ -5,15 +5,18 @@ import streamlit as st
 from mnistkit.predict import ModelError
 from mnistkit.preprocess import preprocess_digit
 from ui import drawing
-from ui.resources import model_choices, predictor
+from ui.resources import model_choices, predictor, preload_models
 
 st.title("Draw & predict")
 st.write(
     "Draw one digit, 0 to 9, with the mouse or a finger. Every model gets the same 28×28 "
-    "picture, prepared the way MNIST's digits were: cropped, scaled to 20 px and centred."
+    "picture, prepared the way MNIST's digits were: cropped, scaled to 20 px and centred "
+    "(strokes thinner than MNIST's pen are thickened on the way)."
 )
 
 offered = {choice.label: choice for choice in model_choices()}
+wanted = st.session_state.get("draw_models") or drawing.default_models(offered.values())
+preload_models(offered[label].path for label in wanted if label in offered)  # before pen-up
 left, right = st.columns([1, 1.4], gap="large")
 
 with left:

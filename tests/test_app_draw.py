@@ -8,7 +8,9 @@ one tiny CNN run in a temporary runs folder.
 
 from __future__ import annotations
 
+import base64
 import io
+import re
 import sys
 import types
 from pathlib import Path
@@ -19,7 +21,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnistkit.preprocess import DOT_MESSAGE
-from ui.drawing import default_models, plain, read_upload
+from ui.drawing import HIGHLIGHT, bars_svg, default_models, plain, read_upload
 from ui.resources import ModelChoice
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
@@ -80,8 +82,28 @@ def predictions(at: AppTest, prefix: str = "Prediction") -> list:
     return [m for m in at.metric if m.label.startswith(prefix)]
 
 
-def charts(at: AppTest) -> list:
-    return at.get("vega_lite_chart")
+SVG = "data:image/svg+xml;base64,"
+
+
+def charts(at: AppTest) -> list[str]:
+    """The probability bar charts on the page, as SVG text."""
+    urls = [url for image in at.image for url in image.value]
+    return [base64.b64decode(u[len(SVG) :]).decode() for u in urls if u.startswith(SVG)]
+
+
+def highlighted(svg: str) -> list[str]:
+    """The digits whose bar is drawn in the highlight colour."""
+    return re.findall(rf'data-digit="(\d)"[^>]*fill="{HIGHLIGHT}"', svg)
+
+
+def step_images(at: AppTest) -> dict[str, str]:
+    """The "What the models see" strip: caption → image URL."""
+    return {
+        caption: url
+        for image in at.image
+        for caption, url in zip(image.captions, image.value, strict=True)
+        if caption
+    }
 
 
 def test_a_drawn_seven_gets_a_prediction_per_model(trained_copy, canvas):
@@ -94,8 +116,12 @@ def test_a_drawn_seven_gets_a_prediction_per_model(trained_copy, canvas):
     assert not at.info and not at.error
     last = at.session_state["last_drawing"]
     assert last.shape == (28, 28, 1) and last.max() == pytest.approx(1.0)
-    captions = " ".join(c for img in at.image for c in img.captions)
-    assert "centred 28×28 input" in captions and "cropped" in captions
+    strip = step_images(at)
+    assert len(strip) == 4 and "4 · centred 28×28 input (28×28)" in strip
+    assert any(c.startswith("2 · cropped to the ink (") for c in strip)
+    assert all(url.startswith("data:image/png;base64,") for url in strip.values())  # inline
+    for metric, bars in zip(shown, charts(at), strict=True):  # the red bar is the answer
+        assert highlighted(bars) == [metric.value]
 
 
 def test_choosing_one_model_shows_one_prediction(trained_copy, canvas):
@@ -111,7 +137,7 @@ def test_an_empty_canvas_asks_for_a_digit(trained_copy, canvas, image):
     canvas.image = image
     at = run_page()
     assert at.info[0].value == "Draw a digit"
-    assert not predictions(at) and not charts(at)
+    assert not predictions(at) and not charts(at) and not step_images(at)
     assert "last_drawing" not in at.session_state
 
 
@@ -204,7 +230,8 @@ def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     at.run()
     assert not at.exception
     assert len(predictions(at, "Moved")) == 2
-    assert len(charts(at)) == 2 + 2 + 1  # main bars, moved bars, the sideways-slide curves
+    assert len(charts(at)) == 2 + 2  # main bars, moved bars
+    assert len(at.get("vega_lite_chart")) == 1  # the sideways-slide curves
 
 
 def test_default_models_prefer_bundled_then_newest_of_each_kind():
@@ -220,3 +247,84 @@ def test_default_models_prefer_bundled_then_newest_of_each_kind():
 
 def test_plain_escapes_markdown_and_html():
     assert plain("**a** <i>b</i> [c](d)") == r"\*\*a\*\* \<i\>b\</i\> \[c\]\(d\)"
+
+
+def test_bars_show_every_digit_on_a_fixed_axis_and_highlight_the_top():
+    probs = np.array([0.01, 0.02, 0.0, 0.06, 0.0, 0.0, 0.01, 0.88, 0.02, 0.0])
+    svg = bars_svg(probs, height=130)
+    assert highlighted(svg) == ["7"]
+    assert re.findall(r'data-digit="(\d)"', svg) == list("0123456789")
+    heights = [float(h) for h in re.findall(r'class="bar"[^>]*height="([\d.]+)"', svg)]
+    plot = heights[7] / 0.88  # bar heights are in proportion to the probability, on one axis
+    assert heights == pytest.approx([plot * p for p in probs], abs=0.1)
+    assert all(f">{t}%</text>" in svg for t in (0, 20, 40, 60, 80, 100))
+    assert ">88%</text>" in svg and ">6%</text>" in svg and ">2%</text>" not in svg
+    assert 'height="130"' in svg
+
+
+# --- loading the models before the first stroke --------------------------------------------
+
+
+def test_the_page_preloads_its_models_and_the_first_stroke_uses_them(
+    trained_copy, canvas, monkeypatch, tmp_path
+):
+    from ui import resources
+
+    monkeypatch.setattr(resources, "BUNDLED_DIR", tmp_path / "none")  # this test's runs only
+    runs = {
+        str(trained_copy.root / r / "model.keras") for r in (trained_copy.dense, trained_copy.cnn)
+    }
+    assert not runs & set(preloaded_paths(resources))
+    canvas.image = None  # the page just opened: nothing drawn yet
+    at = run_page()
+    assert runs <= set(preloaded_paths(resources))  # both are loading in the background
+
+    canvas.image = canvas_drawing()
+    at.run()  # the first stroke
+    assert not at.exception
+    assert len(predictions(at)) == 2
+    for path in runs:  # the predictors came from the background loads, handed over once
+        assert resources._preloads[(path, resources.model_mtime(path))] is None
+
+
+def preloaded_paths(resources) -> list[str]:
+    with resources._preload_lock:
+        return [path for path, _ in resources._preloads]
+
+
+def test_a_failed_preload_gives_the_same_error_as_a_direct_load(tmp_path):
+    from mnistkit.predict import ModelError
+    from ui import resources
+
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip archive")
+    assert resources.preload_models([bad]) == [bad]
+    assert resources.preload_models([bad]) == []  # once per file version
+    for _ in range(2):  # the failure is not cached: the second call loads (and fails) again
+        with pytest.raises(ModelError, match="not a valid .keras file"):
+            resources.predictor(bad)
+
+
+def test_preloading_can_be_switched_off(tmp_path, monkeypatch):
+    from ui import resources
+
+    monkeypatch.setenv(resources.PRELOAD_ENV, "0")
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"x")
+    assert resources.preload_models([model]) == []
+    assert str(model) not in preloaded_paths(resources)
+
+
+def test_the_shared_model_list_sees_a_new_run_at_once(trained_copy, make_run, monkeypatch):
+    from ui import resources
+
+    listings = []
+    real = resources.list_choices
+    monkeypatch.setattr(resources, "list_choices", lambda *a: listings.append(1) or real(*a))
+    before = resources.model_choices()
+    assert resources.model_choices() == before and len(listings) == 1  # listed once, shared
+    run = make_run(trained_copy.root, "20991231-000000-new")
+    model = trained_copy.root / trained_copy.dense / "model.keras"
+    (run / "model.keras").write_bytes(model.read_bytes())
+    after = [c.path for c in resources.model_choices()]  # a new folder: listed again at once
+    assert run / "model.keras" in after and len(after) == len(before) + 1

@@ -7,16 +7,15 @@ with MNISTKIT_UPDATE_SCREENSHOTS=1, the README's copy to docs/draw.png).
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from devtools.appserver import running_app
 
 pytestmark = pytest.mark.browser
 
@@ -27,26 +26,7 @@ BUNDLED = [ROOT / "models" / "dense.keras", ROOT / "models" / "cnn.keras"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SEVEN = [(70, 60), (210, 60), (120, 235)]  # a "7" in canvas pixels (280×280)
 DIGITS = set("0123456789")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_http(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"no answer from {url} within {timeout:.0f} s")
+SVG = "data:image/svg+xml;base64,"
 
 
 @pytest.fixture
@@ -60,26 +40,9 @@ def app(request: pytest.FixtureRequest, tmp_path: Path):
         runs.mkdir()
     else:  # no bundled models yet: train tiny ones (needs MNISTKIT_DATA_DIR)
         shutil.copytree(request.getfixturevalue("trained_runs").root, runs)
-    port = _free_port()
-    env = {**os.environ, "MNISTKIT_RUNS_DIR": str(runs), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     log_path = tmp_path / "streamlit.log"
-    log = log_path.open("wb")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_http(url, server)
-        yield url, log_path
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with running_app(env={"MNISTKIT_RUNS_DIR": str(runs)}, log_path=log_path) as served:
+        yield served.url, log_path
 
 
 def _stroke(mouse, box: dict, points: list[tuple[int, int]]) -> None:
@@ -118,8 +81,18 @@ def test_draw_a_seven_gets_a_prediction(app: tuple[str, Path]) -> None:
             value = metric.get_by_test_id("stMetricValue").inner_text().strip()
             assert value in DIGITS, f"the metric shows {value!r}, not a digit"
 
-            page.get_by_test_id("stVegaLiteChart").first.wait_for(timeout=15_000)
+            bars = page.locator(f'img[src^="{SVG}"]')  # one bar chart per model
+            bars.first.wait_for(timeout=15_000)
+            assert bars.count() == page.get_by_test_id("stMetric").count()
+            svg = base64.b64decode(bars.first.get_attribute("src")[len(SVG) :]).decode()
+            red = re.findall(r'data-digit="(\d)"[^>]*fill="#ff4b4b"', svg)
+            assert red == [value], "the answer's bar, and only it, is highlighted"
             page.get_by_text("What the models see").wait_for(timeout=15_000)
+            steps = page.locator('img[src^="data:image/png;base64,"]')
+            assert steps.count() == 4
+            for i in range(4):  # drawn by the browser, not broken pictures
+                assert steps.nth(i).evaluate("i => i.complete && i.naturalWidth === 112")
+            assert all(bars.nth(i).evaluate("i => i.naturalWidth > 0") for i in range(bars.count()))
             page.wait_for_timeout(1_000)  # let the charts finish drawing
             page.screenshot(path=ARTIFACTS / "draw.png", full_page=True)
             if os.environ.get("MNISTKIT_UPDATE_SCREENSHOTS"):  # refresh the README's picture

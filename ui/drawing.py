@@ -6,9 +6,10 @@ pyplot's global figure manager: each script thread draws its own figure, nothing
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from PIL import Image
 
 from mnistkit.preprocess import MAX_BYTES, ImageError, load_image
 from mnistkit.transform import sweep, transform_digit
-from ui.resources import ModelChoice, mnist, predictor
+from ui.resources import ModelChoice, default_choices, mnist, predictor
 
 CANVAS_SIZE = 280  # px, 10x MNIST's 28
 STROKE_WIDTH = 20  # px: a thick marker, about 2 px after scaling to 28x28
@@ -34,7 +35,7 @@ NO_MODEL = (
     "No model yet. Open the **Train** page and train one (the *quick lesson demo* preset takes "
     "about 20 seconds for the CNN), or run `python -m mnistkit train --arch cnn` in a terminal."
 )
-HIGHLIGHT, MUTED = "#ff4b4b", "#a3a8b4"
+HIGHLIGHT, MUTED, AXIS = "#ff4b4b", "#a3a8b4", "#808495"
 
 
 # --- input: canvas and upload ------------------------------------------------------------
@@ -101,20 +102,8 @@ def plain(text: str) -> str:
 
 
 def default_models(choices: Iterable[ModelChoice]) -> list[str]:
-    """The first dense and the first CNN offered (bundled ones come first, then newest runs)."""
-    picked: dict[str, str] = {}
-    for choice in choices:
-        if choice.arch in ("dense", "cnn") and choice.arch not in picked:
-            picked[choice.arch] = choice.label
-    return [picked[a] for a in ("dense", "cnn") if a in picked]
-
-
-def model_mtime(path: str | Path) -> float:
-    """The file's modification time (a cache key part: a retrained model is new)."""
-    try:
-        return Path(path).stat().st_mtime
-    except OSError:
-        return -1.0
+    """The labels of the first dense and the first CNN offered (`default_choices`)."""
+    return [choice.label for choice in default_choices(choices)]
 
 
 @st.cache_data(show_spinner="Classifying the 10 000 test images…", max_entries=8)
@@ -130,40 +119,73 @@ def predicted_test_labels(path: str, mtime: float) -> np.ndarray:
 
 
 def probability_chart(probs: np.ndarray, height: int = 170) -> None:
-    """Ten bars, one per digit, on a fixed 0–100 % axis; the predicted digit highlighted.
+    """Ten bars, one per digit, on a fixed 0–100 % axis; the predicted digit highlighted and
+    every bar of at least 5 % labelled with its probability.
 
-    A plain Vega-Lite spec, not an Altair chart: Altair builds and validates its spec on every
-    call (~12 ms), and this chart is redrawn for every model on every stroke of every student.
+    An SVG picture (`bars_svg`), not a Vega-Lite chart: this chart is redrawn for every model
+    on every stroke of every student, and a Vega-Lite chart costs the browser ~50 ms of
+    main-thread time to build (`benchmarks/browser_roundtrip.py`); `st.image` sends the SVG
+    inline as a data URL (no file to fetch), and the browser draws it at once.
     """
-    probs = np.asarray(probs, dtype=float).reshape(10)
-    top = int(probs.argmax())
-    frame = pd.DataFrame(
-        {"digit": [str(d) for d in range(10)], "probability": probs, "top": np.arange(10) == top}
+    st.image(bars_svg(probs, height), width="stretch")
+
+
+BARS_MARGIN = {"top": 16, "left": 52, "right": 4, "bottom": 20}  # px: labels, axis
+
+
+def bars_svg(probs: np.ndarray, height: int = 170, width: int = 270) -> str:
+    """The SVG of `probability_chart`: y axis 0–100 % in steps of 20, ten bars, the digits."""
+    probs = np.clip(np.asarray(probs, dtype=float).reshape(10), 0.0, 1.0)
+    m = BARS_MARGIN
+    plot_h = height - m["top"] - m["bottom"]
+    band = (width - m["left"] - m["right"]) / 10
+    winner = int(probs.argmax())
+    bars = [
+        _bar_svg(d, p, m["left"] + d * band, band, m["top"] + plot_h, plot_h, d == winner)
+        for d, p in enumerate(probs)
+    ]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
+        f'fill="{AXIS}">{_axis_svg(width, plot_h)}{"".join(bars)}</svg>'
     )
-    spec = {
-        "mark": {"type": "bar"},
-        "height": height,
-        "encoding": {
-            "x": {
-                "field": "digit",
-                "type": "nominal",
-                "sort": None,
-                "axis": {"labelAngle": 0, "title": None},
-            },
-            "y": {
-                "field": "probability",
-                "type": "quantitative",
-                "scale": {"domain": [0, 1]},
-                "axis": {"format": "%"},
-            },
-            "color": {"condition": {"test": "datum.top", "value": HIGHLIGHT}, "value": MUTED},
-            "tooltip": [
-                {"field": "digit", "type": "nominal"},
-                {"field": "probability", "type": "quantitative", "format": ".1%"},
-            ],
-        },
-    }
-    st.vega_lite_chart(frame, spec, width="stretch")
+
+
+def _axis_svg(width: int, plot_h: float) -> str:
+    """The y axis of `bars_svg`: its title and a labelled grid line every 20 %."""
+    m = BARS_MARGIN
+    parts = [
+        f'<text transform="translate(11 {m["top"] + plot_h / 2:.1f}) rotate(-90)" '
+        'text-anchor="middle" dominant-baseline="middle">probability</text>'
+    ]
+    for tick in range(0, 101, 20):
+        y = m["top"] + plot_h * (1 - tick / 100)
+        parts.append(
+            f'<line x1="{m["left"]}" x2="{width - m["right"]}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{AXIS}" stroke-opacity="{0.6 if tick == 0 else 0.25}"/>'
+            f'<text x="{m["left"] - 5}" y="{y:.1f}" text-anchor="end" '
+            f'dominant-baseline="middle">{tick}%</text>'
+        )
+    return "".join(parts)
+
+
+def _bar_svg(
+    digit: int, p: float, x: float, band: float, base: float, plot_h: float, top: bool
+) -> str:
+    """One digit's bar in its `band` from `x`, the digit below, its probability above if ≥ 5 %."""
+    h, middle = plot_h * p, x + band / 2
+    svg = (
+        f'<rect class="bar" data-digit="{digit}" x="{x + 0.15 * band:.1f}" y="{base - h:.1f}" '
+        f'width="{0.7 * band:.1f}" height="{h:.1f}" fill="{HIGHLIGHT if top else MUTED}"/>'
+        f'<text x="{middle:.1f}" y="{base + BARS_MARGIN["bottom"] - 5}" '
+        f'text-anchor="middle">{digit}</text>'
+    )
+    if p >= 0.05:
+        svg += (
+            f'<text x="{middle:.1f}" y="{base - h - 4:.1f}" text-anchor="middle" '
+            f'font-size="10">{p:.0%}</text>'
+        )
+    return svg
 
 
 def show_prediction(label: str, probs: np.ndarray) -> None:
@@ -190,22 +212,36 @@ def enlarge(image: np.ndarray, size: int = 112) -> np.ndarray:
     return np.asarray(img.resize(shape, Image.Resampling.NEAREST))
 
 
+def png_data_url(image: np.ndarray) -> str:
+    """A uint8 picture as a PNG `data:` URL (`st.image` sends it inline: nothing to fetch)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def square_tile(image: np.ndarray, size: int = 112, pad: int = 255) -> np.ndarray:
-    """`enlarge(image)` centred on a square RGB tile (white margins show the image's shape)."""
+    """`enlarge(image)` centred on a square grey tile (white margins show the image's shape)."""
     big = enlarge(image, size)
-    tile = np.full((size, size, 3), pad, np.uint8)
+    tile = np.full((size, size), pad, np.uint8)
     top, left = (size - big.shape[0]) // 2, (size - big.shape[1]) // 2
-    tile[top : top + big.shape[0], left : left + big.shape[1]] = big[..., None]
+    tile[top : top + big.shape[0], left : left + big.shape[1]] = big
     return tile
 
 
 def step_strip(steps: Mapping[str, np.ndarray], size: int = 112) -> None:
-    """The preprocessing steps side by side, each captioned with its size."""
+    """The preprocessing steps side by side, each captioned with its size.
+
+    One `st.image` of four inline PNG data URLs, rather than four images in four columns
+    sent as media files: one element for the browser to lay out and no files to fetch, on
+    every stroke.
+    """
     shown = [(name, steps[name]) for name in STEP_CAPTIONS if name in steps]
-    for column, (name, image) in zip(st.columns(len(STEP_CAPTIONS)), shown, strict=False):
-        height, width = np.asarray(image).shape[:2]
-        caption = f"{STEP_CAPTIONS[name]} ({height}×{width})"
-        column.image(square_tile(image, size), caption=caption, width=size)
+    tiles = [png_data_url(square_tile(image, size)) for _, image in shown]
+    captions = []
+    for name, image in shown:
+        height, width = np.asarray(image).squeeze().shape[:2]
+        captions.append(f"{STEP_CAPTIONS[name]} ({height}×{width})")
+    st.image(tiles, caption=captions, width=size)
 
 
 def montage(images: np.ndarray, cols: int, each: bool = True) -> np.ndarray:
