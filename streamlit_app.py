@@ -12,13 +12,14 @@ from ui.resources import keep_keras_state, preload_default_models
 st.set_page_config(page_title="mnistkit", page_icon="✏️", layout="wide")
 keep_keras_state()  # Streamlit would reset Keras for every thread after each script run
 
+# Material icons ship with Streamlit; emoji need a font many classroom Linux machines lack.
 pages = [
-    st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("app_pages/data.py", title="Data", icon="🔢"),
-    st.Page("app_pages/train.py", title="Train", icon="🏋️"),
-    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("app_pages/draw.py", title="Draw & predict", icon="✏️"),
-    st.Page("app_pages/inside.py", title="Inside the CNN", icon="🔬"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/grid_on:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/draw.py", title="Draw & predict", icon=":material/draw:"),
+    st.Page("app_pages/inside.py", title="Inside the CNN", icon=":material/biotech:"),
 ]
 st.navigation(pages).run()
 # After the page is drawn: TensorFlow and the Draw page's models load in the background while

@@ -106,7 +106,7 @@ if notice:
     getattr(st, notice[0])(notice[1])
 
 if broken:
-    with st.expander(f"{len(broken)} run folder(s) cannot be read", icon="⚠️"):
+    with st.expander(f"{len(broken)} run folder(s) cannot be read", icon=":material/warning:"):
         st.dataframe(
             pd.DataFrame({"run": [i.run_id for i in broken], "reason": [i.error for i in broken]}),
             hide_index=True,
@@ -115,7 +115,7 @@ if broken:
 selected: list[RunInfo] = []
 if not usable:
     st.info("No runs to compare yet: train a dense network and a CNN first.")
-    explain.page_link("app_pages/train.py", label="Train", icon="🏋️")
+    explain.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
 else:
     if SELECTION in st.session_state:
         kept = [r for r in st.session_state[SELECTION] if r in usable]
@@ -222,7 +222,7 @@ if selected:
             mime="application/octet-stream",
             on_click="ignore",
             key="compare_download_model",
-            icon="💾",
+            icon=":material/download:",
         )
     else:
         d1.caption("This run kept no model.")
@@ -233,7 +233,7 @@ if selected:
         mime="text/csv",
         on_click="ignore",
         key="compare_download_history",
-        icon="📈",
+        icon=":material/show_chart:",
     )
 
 # --- delete ---------------------------------------------------------------------------------
@@ -252,5 +252,5 @@ if infos:
         disabled=not (confirm and target),
         on_click=_delete,
         args=(target,),
-        icon="🗑️",
+        icon=":material/delete:",
     )

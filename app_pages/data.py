@@ -60,7 +60,7 @@ st.caption("Roughly 6 000 training images per digit: the classes are close to ba
 st.header("Samples")
 if "sample_seed" not in st.session_state:
     st.session_state.sample_seed = 0
-if st.button("Reshuffle", key="reshuffle", icon="🔀"):
+if st.button("Reshuffle", key="reshuffle", icon=":material/shuffle:"):
     st.session_state.sample_seed += 1
 rng = np.random.default_rng(st.session_state.sample_seed)
 picks = rng.choice(len(x_train), size=GRID_ROWS * GRID_COLS, replace=False)

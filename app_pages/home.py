@@ -110,15 +110,15 @@ else:
 # --- a lesson in three steps ----------------------------------------------------------------
 st.header("How to run a lesson")
 st.markdown("**1. Look at the data** — shapes, labels, sample digits, why we divide by 255.")
-page_link("app_pages/data.py", label="Data", icon="🔢")
+page_link("app_pages/data.py", label="Data", icon=":material/grid_on:")
 st.markdown(
     "**2. Train** — pick Dense or CNN, choose the *quick lesson demo* preset, press Start and "
     "watch the loss fall and the accuracy rise (about a minute on a laptop)."
 )
-page_link("app_pages/train.py", label="Train", icon="🏋️")
+page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
 st.markdown(
     "**3. Compare and try it** — put the dense net and the CNN side by side, then draw digits "
     "and see what each model thinks."
 )
-page_link("app_pages/compare.py", label="Compare", icon="⚖️")
-page_link("app_pages/draw.py", label="Draw & predict", icon="✏️")
+page_link("app_pages/compare.py", label="Compare", icon=":material/compare_arrows:")
+page_link("app_pages/draw.py", label="Draw & predict", icon=":material/draw:")

@@ -171,8 +171,10 @@ def finished_panel(snap: Snapshot) -> None:
         charts.training_curves(snap.batches, snap.history)
     if metrics:
         st.write("Next: compare this run with others, or draw digits for it to read.")
-        explain.page_link("app_pages/compare.py", label="Compare runs", icon="⚖️")
-        explain.page_link("app_pages/draw.py", label="Draw & predict", icon="✏️")
+        explain.page_link(
+            "app_pages/compare.py", label="Compare runs", icon=":material/compare_arrows:"
+        )
+        explain.page_link("app_pages/draw.py", label="Draw & predict", icon=":material/draw:")
 
 
 # --- page ---------------------------------------------------------------------------------
