@@ -118,16 +118,17 @@ def predicted_test_labels(path: str, mtime: float) -> np.ndarray:
 # --- charts and images ----------------------------------------------------------------------
 
 
-def probability_chart(probs: np.ndarray, height: int = 170) -> None:
+def probability_chart(probs: np.ndarray, height: int = 170, width: str = "stretch") -> None:
     """Ten bars, one per digit, on a fixed 0–100 % axis; the predicted digit highlighted and
     every bar of at least 5 % labelled with its probability.
 
     An SVG picture (`bars_svg`), not a Vega-Lite chart: this chart is redrawn for every model
     on every stroke of every student, and a Vega-Lite chart costs the browser ~50 ms of
     main-thread time to build (`benchmarks/browser_roundtrip.py`); `st.image` sends the SVG
-    inline as a data URL (no file to fetch), and the browser draws it at once.
+    inline as a data URL (no file to fetch), and the browser draws it at once. `width`:
+    "stretch" fills the column, "content" keeps the picture's own size (wide columns).
     """
-    st.image(bars_svg(probs, height), width="stretch")
+    st.image(bars_svg(probs, height), width=width)
 
 
 BARS_MARGIN = {"top": 16, "left": 52, "right": 4, "bottom": 20}  # px: labels, axis
@@ -372,7 +373,7 @@ def transform_lesson(x: np.ndarray, models: list[ModelChoice]) -> None:
                 delta_color="off",
                 delta_arrow="off",
             )
-            probability_chart(after, height=130)
+            probability_chart(after, height=130, width="content")
             curves[choice.arch or choice.label] = model.proba(sweep(x, "dx", shifts))[:, was]
     if curves:
         st.caption("Probability of the digit each model reads unmoved, as it slides sideways")
