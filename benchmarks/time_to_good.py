@@ -65,7 +65,7 @@ CANDIDATES: dict[str, TrainConfig] = {
     ),
     "b128-e3-lr1e-3-const": TrainConfig(epochs=3, batch_size=128),  # the reference
     "quick-as-page-sends-it": quick_lesson("cnn").replace(steps_per_execution=1),
-    # app_pages/train.py builds the config from its form, which has no steps_per_execution
+    # how the Train page sent the preset before stop 7 (its form dropped steps_per_execution)
     "dense-quick": quick_lesson("dense"),
     "dense-b128-e5-lr1e-3-cos": TrainConfig(
         arch="dense", epochs=5, batch_size=128, dropout=0.0, lr_schedule="cosine"

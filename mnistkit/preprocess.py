@@ -248,8 +248,10 @@ def _thicken(work: np.ndarray) -> np.ndarray:
     if grow <= 0.0:
         return work
     whole, part = int(grow), grow - int(grow)
-    inner = np.pad(_dilate(work, whole) if whole else work, 1)
-    return (1.0 - part) * inner + part * _dilate(work, whole + 1)
+    grown = _dilate(work, whole)
+    if part == 0.0:
+        return grown
+    return (1.0 - part) * np.pad(grown, 1) + part * _dilate(work, whole + 1)
 
 
 def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
