@@ -7,10 +7,12 @@ server asked for `/draw` would skip the navigation (and `keep_keras_state`) belo
 
 import streamlit as st
 
+from ui import server_guards
 from ui.resources import keep_keras_state, preload_default_models
 
 st.set_page_config(page_title="mnistkit", page_icon="✏️", layout="wide")
 keep_keras_state()  # Streamlit would reset Keras for every thread after each script run
+server_guards.install()  # one session must not hoard uploads or empty everyone's caches
 
 # Material icons ship with Streamlit; emoji need a font many classroom Linux machines lack.
 pages = [
