@@ -38,27 +38,21 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from streamlit.proto.Alert_pb2 import Alert
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
-from streamlit.runtime.state.common import user_key_from_element_id
-from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from devtools import appserver  # noqa: E402
 from devtools.appserver import App  # noqa: E402
+from devtools.wsclient import Tab  # noqa: E402
 
 GOAL_P95 = 1.0  # seconds, draw → prediction
-FINISHED = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
 CANVAS_KEY = "canvas-0"  # ui.drawing.canvas_key() before any Clear
 DONE_WORDS = ("Training completed", "Training stopped", "Training failed", "Training interrupted")
 
@@ -180,103 +174,6 @@ def canvas_value(data_url: str) -> str:
     """The canvas component's state as its frontend sends it (fabric JSON + PNG)."""
     raw = {"version": "5.3.0", "objects": [{"type": "path"}], "background": "#000000"}
     return json.dumps({"drawing": {"raw": raw, "data": data_url}})
-
-
-# --- one browser tab ----------------------------------------------------------------------
-
-
-@dataclass
-class PageRun:
-    """What one script run sent back."""
-
-    seconds: float = 0.0  # until the run finished
-    predictions: list[float] = field(default_factory=list)  # arrival of each Prediction metric
-    errors: list[str] = field(default_factory=list)
-    alerts: list[str] = field(default_factory=list)
-    widgets: dict[str, str] = field(default_factory=dict)  # user key → widget id
-    media: list[str] = field(default_factory=list)
-    fragment: str | None = None  # an auto-rerunning fragment (the Train page's live panel)
-    fragment_interval: float = 0.0
-
-
-class Tab:
-    """One browser tab: a websocket session on one page."""
-
-    def __init__(self, base_url: str, page: str, timeout: float, fetch_media: bool) -> None:
-        self.base, self.page, self.timeout, self.fetch_media = base_url, page, timeout, fetch_media
-        self.ws = None
-        self.states: dict[str, WidgetState] = {}  # widget values this tab has set
-        self.page_hash = ""  # the page's script hash, as the browser sends it back
-
-    async def open(self) -> PageRun:
-        ws_url = self.base.replace("http", "ws", 1) + "/_stcore/stream"
-        self.ws = await connect(ws_url, subprotocols=["streamlit"], max_size=None)
-        return await self.rerun()
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-            self.ws = None
-
-    async def rerun(self, *once: WidgetState, fragment: str | None = None) -> PageRun:
-        """Send a rerun with this tab's widget values (+ one-shot ones); read until it ends."""
-        msg = BackMsg()
-        state = msg.rerun_script
-        state.page_name, state.page_script_hash = self.page, self.page_hash
-        state.widget_states.widgets.extend([*self.states.values(), *once])
-        if fragment:
-            state.fragment_id, state.is_auto_rerun = fragment, True
-        start = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
-        run = await asyncio.wait_for(self._read(start), self.timeout)
-        if self.fetch_media and run.media:
-            await asyncio.to_thread(self._fetch, run.media, run.errors)
-        return run
-
-    async def _read(self, start: float) -> PageRun:
-        run = PageRun()
-        while True:
-            msg = ForwardMsg()
-            msg.ParseFromString(await self.ws.recv())
-            kind = msg.WhichOneof("type")
-            if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-                self._element(msg.delta.new_element, run, time.perf_counter() - start)
-            elif kind == "navigation" and msg.navigation.page_script_hash:
-                self.page_hash = msg.navigation.page_script_hash
-            elif kind == "auto_rerun":
-                run.fragment = msg.auto_rerun.fragment_id
-                run.fragment_interval = msg.auto_rerun.interval
-            elif kind == "script_finished" and msg.script_finished in FINISHED:
-                run.seconds = time.perf_counter() - start
-                return run
-            elif kind == "page_not_found":
-                run.errors.append(f"page not found: {self.page}")
-
-    @staticmethod
-    def _element(element, run: PageRun, at: float) -> None:
-        kind = element.WhichOneof("type")
-        proto = getattr(element, kind)
-        key = user_key_from_element_id(getattr(proto, "id", "") or "") if kind else None
-        if key:
-            run.widgets[key] = proto.id
-        if kind == "metric" and proto.label.startswith("Prediction"):
-            run.predictions.append(at)
-        elif kind == "exception":
-            run.errors.append(f"exception: {proto.type}: {proto.message[:120]}")
-        elif kind == "alert":
-            run.alerts.append(proto.body)
-            if proto.format == Alert.ERROR and not proto.body.startswith("Training failed"):
-                run.errors.append(f"st.error: {proto.body[:120]}")
-        elif kind == "imgs":
-            run.media += [img.url for img in proto.imgs if img.url.startswith("/")]
-
-    def _fetch(self, urls: list[str], errors: list[str]) -> None:
-        for url in urls:
-            try:
-                with urllib.request.urlopen(self.base + url, timeout=self.timeout) as reply:
-                    reply.read()
-            except OSError as exc:
-                errors.append(f"media {url}: {exc}")
 
 
 # --- the students -------------------------------------------------------------------------
