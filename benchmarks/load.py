@@ -43,17 +43,19 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from devtools import appserver  # noqa: E402
+from devtools import appserver, hostile  # noqa: E402
 from devtools.appserver import App  # noqa: E402
-from devtools.wsclient import Tab  # noqa: E402
+from devtools.wsclient import Tab, put_upload  # noqa: E402
 
 GOAL_P95 = 1.0  # seconds, draw → prediction
 CANVAS_KEY = "canvas-0"  # ui.drawing.canvas_key() before any Clear
+BOMB_RUN = "20261201-100000-bomb"  # the handed-in run with a zip-bomb model (--hostile)
 DONE_WORDS = ("Training completed", "Training stopped", "Training failed", "Training interrupted")
 
 
@@ -75,6 +77,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--pid", type=int, help="with --url: the server's pid, for its memory")
     ap.add_argument("--runs-dir", type=Path, help="runs folder for a started app (default: tmp)")
     ap.add_argument("--no-media", action="store_true", help="do not fetch the images shown")
+    ap.add_argument(
+        "--hostile",
+        type=int,
+        default=0,
+        help="extra tabs that attack each round: the largest allowed upload, clear_cache, "
+        "and a zip-bomb model picked on /draw (their own times are not counted)",
+    )
+    ap.add_argument("--bomb-gib", type=float, default=1.0, help="what the bomb model unpacks to")
     ap.add_argument("--json", action="store_true", help="print a JSON summary last")
     ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args(argv)
@@ -98,11 +108,18 @@ def seed_models(runs_dir: Path, env: dict[str, str]) -> None:
         subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
 
 
-def start_app(runs_dir: Path, log_path: Path) -> App:
-    """`streamlit run streamlit_app.py` on a free loopback port, serving; seeds models first."""
+def start_app(runs_dir: Path, log_path: Path, bomb_gib: float = 0.0) -> App:
+    """`streamlit run streamlit_app.py` on a free loopback port, serving; seeds models first.
+    With `bomb_gib`, a handed-in run "bomb" whose model.keras unpacks to that many GiB."""
     env = {"MNISTKIT_RUNS_DIR": str(runs_dir)}
     if not has_models(runs_dir):
         seed_models(runs_dir, dict(os.environ, **env, PYTHONPATH=str(REPO)))
+    if bomb_gib > 0 and not (runs_dir / BOMB_RUN).exists():
+        template = next(iter(sorted((REPO / "models").glob("*.keras"))), None)
+        template = template or next(iter(sorted(runs_dir.glob("*/model.keras"))))
+        scratch = runs_dir.parent / "bomb.keras"
+        hostile.zip_bomb_model(template, scratch, int(bomb_gib * 2**30))
+        hostile.hand_in_run(runs_dir, BOMB_RUN, scratch)
     return appserver.start(env=env, log_path=log_path)
 
 
@@ -191,6 +208,7 @@ class Results:
     trainings: list[dict] = field(default_factory=list)
     rss_rounds: list[float] = field(default_factory=list)
     cold_prediction: float | None = None
+    attacks: list[str] = field(default_factory=list)  # what the --hostile tabs got
 
 
 class Student:
@@ -241,6 +259,54 @@ class Student:
         results.latency.append(run.predictions[-1])
         results.rerun.append(run.seconds)
         return run.predictions[-1]
+
+
+class Attacker:
+    """A student with a script on /draw: each round uploads the largest picture the app
+    accepts, sends `clear_cache`, and picks the zip-bomb model (then reruns a few times)."""
+
+    def __init__(self, n: int, args: argparse.Namespace, url: str, picture: bytes) -> None:
+        self.n, self.args, self.url, self.picture = n, args, url, picture
+        self.tab = Tab(url, "draw", args.timeout, fetch_media=False)
+        self.outcomes: list[str] = []
+
+    async def round(self, results: Results) -> None:
+        try:
+            await self._attack()
+        except Exception as exc:  # the attacker's own page may time out: that is its loss
+            self.outcomes.append(f"attacker {self.n}: {exc!r}"[:160])
+            await self.tab.close()
+
+    async def _attack(self) -> None:
+        if self.tab.ws is None:
+            await self.tab.open()
+        run = await self.tab.rerun()
+        ids = run.widgets
+        self.tab.states["draw_source"] = WidgetState(
+            id=ids["draw_source"], string_value="Upload a picture"
+        )
+        run = await self.tab.rerun()
+        file_id = f"attack-{self.n}-{time.monotonic_ns()}"
+        put = put_upload, self.url, self.tab.session_id, file_id, "huge.png", self.picture
+        status = await asyncio.to_thread(*put)
+        self.outcomes.append(f"upload {status}")
+        upload = WidgetState(id=run.widgets["draw_upload"])
+        info = upload.file_uploader_state_value.uploaded_file_info.add()
+        info.name, info.size, info.file_id = "huge.png", len(self.picture), file_id
+        self.tab.states["draw_upload"] = upload
+        for _ in range(3):  # a few reruns with the picture in place
+            await self.tab.rerun()
+        message = BackMsg()
+        message.clear_cache = True
+        await self.tab.send(message)
+        bomb = [o for o in run.options.get("draw_models", []) if "bomb" in o]
+        if bomb:
+            models = WidgetState(id=run.widgets["draw_models"])
+            models.string_array_value.data.extend(bomb)
+            self.tab.states["draw_models"] = models
+        for _ in range(2):
+            after = await self.tab.rerun()
+            self.outcomes.append("bomb: " + ("; ".join(after.alerts)[:80] or "no alert"))
 
 
 async def train(n: int, args: argparse.Namespace, url: str, results: Results) -> None:
@@ -296,9 +362,13 @@ async def benchmark(args: argparse.Namespace, url: str, sampler: MemorySampler) 
     students = [Student(i, args, url, urls) for i in range(args.sessions)]
     await asyncio.gather(*(s.arrive(results, s.n * args.stagger) for s in students))
     trainers = [asyncio.create_task(train(i, args, url, results)) for i in range(args.trainers)]
+    picture = hostile.huge_png(largest_allowed_side()) if args.hostile else b""
+    attackers = [Attacker(i, args, url, picture) for i in range(args.hostile)]
     for number in range(1, args.rounds + 1):
         began = time.perf_counter()
-        await asyncio.gather(*(s.round(results) for s in students))
+        await asyncio.gather(
+            *(s.round(results) for s in students), *(a.round(results) for a in attackers)
+        )
         rss = sampler.read()
         if rss:
             results.rss_rounds.append(rss[0])
@@ -307,9 +377,17 @@ async def benchmark(args: argparse.Namespace, url: str, sampler: MemorySampler) 
             f"round {number}/{args.rounds}: {time.perf_counter() - began:.1f} s{shown}", flush=True
         )
     await asyncio.gather(*trainers)
-    for s in students:
+    for s in [*students, *attackers]:
         await s.tab.close()
+    results.attacks = [line for a in attackers for line in a.outcomes]
     return results
+
+
+def largest_allowed_side() -> int:
+    """The side of the largest square picture the app's image reader accepts."""
+    from mnistkit import preprocess
+
+    return int(preprocess.MAX_PIXELS**0.5)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -338,6 +416,8 @@ def report(args, results: Results, sampler: MemorySampler, cpu: dict, elapsed: f
     stable, why = growth_verdict(results.rss_rounds)
     summary = {
         "sessions": args.sessions,
+        "hostile": args.hostile,
+        "attack_outcomes": sorted(set(results.attacks))[:10],
         "trainers": args.trainers,
         "rounds": args.rounds,
         "draws_per_round": args.draws,
@@ -369,6 +449,8 @@ def report(args, results: Results, sampler: MemorySampler, cpu: dict, elapsed: f
     for name, q in (("page load", summary["page_load"]), ("draw → prediction (all models)", lat),
                     ("draw → first prediction", first), ("draw → page done", rerun)):  # fmt: skip
         print(f"{name:32s} p50 {s(q['p50'])} · p95 {s(q['p95'])} · max {s(q['max'])} · n={q['n']}")
+    if args.hostile:
+        print(f"{args.hostile} hostile tab(s); what they got: {sorted(set(results.attacks))[:6]}")
     print(f"errors: {len(results.errors)}")
     for line in results.errors[:10]:
         print(f"  {line}")
@@ -398,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if url is None:
             runs_dir = args.runs_dir or scratch / "runs"
-            server = start_app(runs_dir, scratch / "streamlit.log")
+            bomb = args.bomb_gib if args.hostile else 0.0
+            server = start_app(runs_dir, scratch / "streamlit.log", bomb)
             url, pid = server.url, server.pid
             print(f"app on {url} (pid {pid}), runs in {runs_dir}, log {scratch / 'streamlit.log'}")
         sampler = MemorySampler(pid)

@@ -34,6 +34,7 @@ class PageRun:
     errors: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     widgets: dict[str, str] = field(default_factory=dict)  # user key → widget id
+    options: dict[str, list[str]] = field(default_factory=dict)  # user key → a list's options
     media: list[str] = field(default_factory=list)
     fragment: str | None = None  # an auto-rerunning fragment (the Train page's live panel)
     fragment_interval: float = 0.0
@@ -106,6 +107,8 @@ class Tab:
         key = user_key_from_element_id(getattr(proto, "id", "") or "") if kind else None
         if key:
             run.widgets[key] = proto.id
+            if hasattr(proto, "options"):
+                run.options[key] = [getattr(o, "label", o) for o in proto.options]
         if kind == "metric" and proto.label.startswith("Prediction"):
             run.predictions.append(at)
         elif kind == "exception":
