@@ -8,6 +8,7 @@ browser sessions is safe to use from many threads.
 
 from __future__ import annotations
 
+import re
 import threading
 import zipfile
 from pathlib import Path
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.keras"
 BATCH = 1024
+# What a model file may unpack to, and how many parameters a model the pages show may have:
+# the bundled CNN is 0.42 M parameters in 1.7 MB; the limits leave room for ten times that.
+MAX_UNPACKED_BYTES = 64 * 2**20
+MAX_PARAMS = 5_000_000
 
 
 class ModelError(Exception):
@@ -45,15 +50,19 @@ def load_model(path_or_run: str | Path) -> keras.Model:
     import keras
 
     path = resolve_model_path(path_or_run)
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"{path.name} is not a valid .keras file (not a zip archive)")
+    check_archive(path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files
         text = str(exc)
-        if "Lambda" in text or "safe_mode" in text:
+        if "Lambda" in text or "lambda" in text:
             raise ModelError(
                 f"{path.name} contains a Lambda layer (arbitrary Python code); "
+                "mnistkit refuses to load it for safety"
+            ) from exc
+        if "safe_mode" in text:
+            raise ModelError(
+                f"{path.name} holds code or a layer that Keras loads only with safe mode off; "
                 "mnistkit refuses to load it for safety"
             ) from exc
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
@@ -61,7 +70,27 @@ def load_model(path_or_run: str | Path) -> keras.Model:
             exc
         )
     check_model_shape(model, path.name)
+    if model.count_params() > MAX_PARAMS:
+        raise ModelError(
+            f"{path.name} has {model.count_params():,} parameters; mnistkit shows models of up "
+            f"to {MAX_PARAMS:,}"
+        )
     return model
+
+
+def check_archive(path: Path) -> None:
+    """Refuse a file that is not a zip archive, or whose members would unpack to more than
+    `MAX_UNPACKED_BYTES` (a zip bomb costs seconds and gigabytes before Keras notices)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ModelError(f"{path.name} is not a valid .keras file (not a zip archive)") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ModelError(
+            f"{path.name} unpacks to {unpacked / 2**20:,.0f} MB, more than the "
+            f"{MAX_UNPACKED_BYTES // 2**20} MB mnistkit accepts for a model"
+        )
 
 
 def check_model_shape(model: keras.Model, label: str = "the model") -> None:
@@ -80,7 +109,7 @@ def check_model_shape(model: keras.Model, label: str = "the model") -> None:
 class Predictor:
     """Fast, thread-safe probabilities from one model."""
 
-    def __init__(self, model: keras.Model) -> None:
+    def __init__(self, model: keras.Model, label: str = "the model") -> None:
         import tensorflow as tf
 
         self.model = model
@@ -90,7 +119,15 @@ class Predictor:
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec((None, *self._shape), tf.float32)],
         )
-        self.proba(np.zeros((1, 28, 28, 1), np.float32))  # trace once, off the live path
+        try:  # trace once, off the live path; a model can load and still fail when run
+            self.proba(np.zeros((1, 28, 28, 1), np.float32))
+        except Exception as exc:  # TensorFlow raises many types for a model it cannot run
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # TF's bold markers
+            noise = ("Exception encountered", "in user code", "File ", "Arguments received", "•")
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            lines = [line for line in lines if not line.startswith(noise)] or [type(exc).__name__]
+            why = next((line for line in lines if "'" in line), lines[0])
+            raise ModelError(f"{label} loads but fails when it is run: {why[:200]}") from None
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """(28, 28[, 1]) or (N, 28, 28[, 1]) floats in [0, 1] → (N, 10) probabilities."""
@@ -104,4 +141,5 @@ class Predictor:
 
 
 def load_predictor(path_or_run: str | Path) -> Predictor:
-    return Predictor(load_model(path_or_run))
+    """A `Predictor` for a model file or run folder; `ModelError` says why one cannot be."""
+    return Predictor(load_model(path_or_run), resolve_model_path(path_or_run).name)

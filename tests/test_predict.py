@@ -240,3 +240,49 @@ def test_model_files_are_not_written_by_loading(saved):
     before = os.stat(saved).st_mtime_ns
     load_model(saved)
     assert os.stat(saved).st_mtime_ns == before
+
+
+# --- crafted files (a student with a script hands them in) ----------------------------
+
+
+def test_a_zip_bomb_is_refused_before_keras_reads_it(saved, tmp_path):
+    from devtools.hostile import zip_bomb_model
+    from mnistkit.predict import MAX_UNPACKED_BYTES
+
+    bomb = zip_bomb_model(saved, tmp_path / "bomb.keras", MAX_UNPACKED_BYTES + 2**20)
+    assert bomb.stat().st_size < MAX_UNPACKED_BYTES // 100  # small on disk, huge unpacked
+    with pytest.raises(ModelError, match=r"bomb.keras unpacks to 65 MB, more than the 64 MB"):
+        load_model(bomb)
+
+
+def test_a_model_with_too_many_parameters_is_refused(tmp_path):
+    from mnistkit.predict import MAX_PARAMS
+
+    units = MAX_PARAMS // 784 + 10
+    path = tmp_path / "huge.keras"
+    softmax_model((28, 28, 1), before=[keras.layers.Flatten(), keras.layers.Dense(units)]).save(
+        path
+    )
+    with pytest.raises(ModelError, match=r"huge.keras has 5,\d{3},\d{3} parameters; mnistkit"):
+        load_model(path)
+
+
+def test_a_model_that_loads_but_cannot_run_says_so_in_one_sentence(saved, tmp_path):
+    """A layer name TensorFlow refuses as a scope: Keras loads the file, the first call fails."""
+    import json
+
+    with zipfile.ZipFile(saved) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][-1]["config"]["name"] = "out put>?*"
+    text = json.dumps(config).replace(f'"{config["config"]["layers"][-1]["name"]}"', '"out put>?*"')
+    members["config.json"] = text.encode()
+    path = tmp_path / "scope.keras"
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    with pytest.raises(ModelError) as info:
+        load_predictor(path)
+    message = str(info.value)
+    assert message.startswith("scope.keras loads but fails when it is run: ")
+    assert "not a valid scope name" in message and "\x1b" not in message and "\n" not in message
