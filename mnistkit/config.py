@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,4 +238,20 @@ def quick_lesson(arch: str) -> TrainConfig:
     )
 
 
-PRESETS = {"seed defaults": seed_defaults, "quick lesson demo": quick_lesson}
+@dataclass(frozen=True)
+class Preset:
+    """A named starting point: `make(arch)` is its config, `label` what people see."""
+
+    id: str  # stable: the CLI's `--preset ID` and the Train page's widget value
+    label: str
+    make: Callable[[str], TrainConfig]
+
+
+PRESETS: dict[str, Preset] = {
+    p.id: p
+    for p in (
+        Preset("seed", "seed defaults", seed_defaults),
+        Preset("quick", "quick lesson demo", quick_lesson),
+    )
+}
+DEFAULT_PRESET = "quick"  # the Train page starts here

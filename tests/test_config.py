@@ -10,9 +10,11 @@ import pytest
 from mnistkit.config import (
     ACTIVATION_NAMES,
     ARCHS,
+    DEFAULT_PRESET,
     MAX_CONV_LAYERS,
     OPTIMIZER_NAMES,
     PRESETS,
+    Preset,
     TrainConfig,
     quick_lesson,
     seed_defaults,
@@ -238,12 +240,14 @@ def test_replace_returns_new_config():
 
 
 def test_presets():
-    assert set(PRESETS) == {"seed defaults", "quick lesson demo"}
-    assert PRESETS["seed defaults"] is seed_defaults
-    assert PRESETS["quick lesson demo"] is quick_lesson
-    for preset in PRESETS.values():
+    assert list(PRESETS) == ["seed", "quick"]
+    assert PRESETS["seed"] == Preset("seed", "seed defaults", seed_defaults)
+    assert PRESETS["quick"] == Preset("quick", "quick lesson demo", quick_lesson)
+    assert DEFAULT_PRESET in PRESETS
+    for preset_id, preset in PRESETS.items():
+        assert preset.id == preset_id
         for arch in ARCHS:
-            c = preset(arch)
+            c = preset.make(arch)
             assert isinstance(c, TrainConfig) and c.arch == arch
             assert TrainConfig.from_json(c.to_json()) == c
 
