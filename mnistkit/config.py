@@ -92,6 +92,8 @@ class TrainConfig:
         anything else raises a ValueError that names the field. An old config's positional
         `hidden` list is translated by `sizes_from_hidden`.
         """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a config must be a JSON object, not {type(d).__name__}")
         d = dict(d)
         hidden = d.pop("hidden", None)
         if hidden is not None:

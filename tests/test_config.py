@@ -233,6 +233,11 @@ def test_from_dict_rejects_values_it_cannot_coerce(key, value):
         TrainConfig.from_dict({key: value})
 
 
+def test_from_json_of_a_non_object_raises():
+    with pytest.raises(ValueError, match="JSON object"):
+        TrainConfig.from_json("[1, 2]")
+
+
 def test_replace_returns_new_config():
     c = TrainConfig()
     d = c.replace(epochs=5)
