@@ -12,7 +12,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from mnistkit.config import ACTIVATION_NAMES, OPTIMIZER_NAMES, PRESETS, TrainConfig
+from mnistkit.config import (
+    ACTIVATION_NAMES,
+    ARCHS,
+    DEFAULT_PRESET,
+    LR_SCHEDULES,
+    OPTIMIZER_NAMES,
+    PRESETS,
+    TrainConfig,
+)
 from mnistkit.progress import Snapshot
 from ui import charts, explain
 from ui.job import current_job, start_job, stop_job
@@ -64,7 +72,7 @@ def config_from_form(values: dict) -> TrainConfig:
 def _load_form() -> None:
     """Put the remembered form values into the widget keys (Streamlit drops them on page switch)."""
     if FORM not in st.session_state:
-        st.session_state[FORM] = form_values(PRESETS["quick lesson demo"]("cnn"))
+        st.session_state[FORM] = form_values(PRESETS[DEFAULT_PRESET].make(TrainConfig().arch))
     for field, value in st.session_state[FORM].items():
         st.session_state.setdefault(f"train_{field}", value)
 
@@ -75,7 +83,7 @@ def _current_values() -> dict:
 
 def _apply_preset() -> None:
     preset = PRESETS[st.session_state.train_preset]
-    values = form_values(preset(st.session_state.train_arch), st.session_state.train_name)
+    values = form_values(preset.make(st.session_state.train_arch), st.session_state.train_name)
     st.session_state[FORM] = values
     for field, value in values.items():
         st.session_state[f"train_{field}"] = value
@@ -192,12 +200,18 @@ _load_form()
 controls, notes = st.columns([3, 2], gap="large")
 with controls:
     p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
-    p1.selectbox("Preset", list(PRESETS), key="train_preset", index=1)
+    p1.selectbox(
+        "Preset",
+        tuple(PRESETS),
+        key="train_preset",
+        index=tuple(PRESETS).index(DEFAULT_PRESET),
+        format_func=lambda preset_id: PRESETS[preset_id].label,
+    )
     p2.button("Apply preset", key="train_apply_preset", on_click=_apply_preset)
 
     st.radio(
         "Architecture",
-        ("dense", "cnn"),
+        ARCHS,
         key="train_arch",
         horizontal=True,
         format_func={"dense": "Dense network", "cnn": "CNN"}.get,
@@ -209,7 +223,7 @@ with controls:
         st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
         st.selectbox("Optimizer", OPTIMIZER_NAMES, key="train_optimizer")
         st.select_slider("Learning rate", RATES, key="train_learning_rate")
-        st.selectbox("Learning-rate schedule", ("constant", "cosine"), key="train_lr_schedule")
+        st.selectbox("Learning-rate schedule", LR_SCHEDULES, key="train_lr_schedule")
         st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed")
     with right:
         st.selectbox("Activation", ACTIVATION_NAMES, key="train_activation")

@@ -66,19 +66,17 @@ def main() -> None:
 
     import mnistkit.training as training
     from mnistkit.callbacks import BestCheckpoint, RecorderCallback
-    from mnistkit.config import TrainConfig
+    from mnistkit.config import seed_defaults
     from mnistkit.jobs import JobQueue, TrainingJob
     from mnistkit.models import build_model
     from mnistkit.progress import Progress
     from mnistkit.runs import RunStore
 
-    config = TrainConfig(
-        arch=args.arch,
+    config = seed_defaults(args.arch).replace(  # the seed model and dropout for --arch
         epochs=args.epochs,
         batch_size=args.batch_size,
         subset=args.subset,
         patience=0,
-        dropout=0.4 if args.arch == "cnn" else 0.0,
         steps_per_execution=args.steps_per_execution,
         learning_rate=args.lr,
     )

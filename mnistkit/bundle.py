@@ -70,7 +70,9 @@ def recipe(arch: str, augment: bool = True) -> TrainConfig:
     }
     if arch == "dense":
         return TrainConfig(**common, dropout=0.2, learning_rate=0.002)
-    return TrainConfig(**common, dropout=0.4, learning_rate=0.003, hidden=(32, 64, 128))
+    return TrainConfig(
+        **common, dropout=0.4, learning_rate=0.003, conv_filters=(32, 64), cnn_dense_units=128
+    )
 
 
 def bundled_paths(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> tuple[Path, Path]:

@@ -13,8 +13,31 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mnistkit.config import ACTIVATION_NAMES, ARCHS, OPTIMIZER_NAMES, TrainConfig, seed_defaults
+from mnistkit.config import (
+    ACTIVATION_NAMES,
+    ARCHS,
+    LR_SCHEDULES,
+    OPTIMIZER_NAMES,
+    PRESETS,
+    TrainConfig,
+)
 from mnistkit.quiet import import_tensorflow_quietly
+
+CLI_PRESET = "seed"  # `train` starts from the seed course's settings unless --preset says
+TRAIN_FLAGS = (  # `train` flags that override the preset: argparse dests = TrainConfig fields
+    "epochs",
+    "batch_size",
+    "dropout",
+    "optimizer",
+    "learning_rate",
+    "activation",
+    "seed",
+    "subset",
+    "patience",
+    "augment",
+    "lr_schedule",
+    "steps_per_execution",
+)
 
 
 class CliError(Exception):
@@ -27,18 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a dense network or a CNN and save the run")
     t.add_argument("--arch", choices=ARCHS, required=True)
-    t.add_argument("--epochs", type=int, help="default: 10 for dense, 20 for cnn")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--dropout", type=float, help="default: 0 for dense, 0.4 for cnn")
-    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="adam")
-    t.add_argument("--learning-rate", type=float, default=0.001)
-    t.add_argument("--activation", choices=ACTIVATION_NAMES, default="relu")
-    t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--preset",
+        choices=tuple(PRESETS),
+        default=CLI_PRESET,
+        help="the settings to start from for --arch; the flags below override them "
+        f"(default: {CLI_PRESET})",
+    )
+    # Each flag defaults to None: "the preset's value" (see _preset_default for the help text).
+    t.add_argument("--epochs", type=int, help=_preset_default("epochs"))
+    t.add_argument("--batch-size", type=int, help=_preset_default("batch_size"))
+    t.add_argument("--dropout", type=float, help=_preset_default("dropout"))
+    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help=_preset_default("optimizer"))
+    t.add_argument("--learning-rate", type=float, help=_preset_default("learning_rate"))
+    t.add_argument("--activation", choices=ACTIVATION_NAMES, help=_preset_default("activation"))
+    t.add_argument("--seed", type=int, help=_preset_default("seed"))
     t.add_argument("--subset", type=int, help="train on a stratified subset of N images")
-    t.add_argument("--patience", type=int, default=3, help="early stopping; 0 disables it")
-    t.add_argument("--augment", action="store_true", help="random shift/rotation/zoom")
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
-    t.add_argument("--steps-per-execution", type=int, default=1)
+    t.add_argument(
+        "--patience", type=int, help="early stopping; 0 disables it. " + _preset_default("patience")
+    )
+    t.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="random shift/rotation/zoom. " + _preset_default("augment"),
+    )
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, help=_preset_default("lr_schedule"))
+    t.add_argument("--steps-per-execution", type=int, help=_preset_default("steps_per_execution"))
     _common(t, data=True, runs=True, json_flag=True)
     t.add_argument("--name", help="run name (sanitised)")
 
@@ -67,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _preset_default(field: str) -> str:
+    """Help text with the default preset's value: 'default: from --preset (seed: 32)'."""
+    values = {arch: getattr(PRESETS[CLI_PRESET].make(arch), field) for arch in ARCHS}
+    if len(set(values.values())) == 1:
+        shown = str(next(iter(values.values())))
+    else:
+        shown = ", ".join(f"{v} for {arch}" for arch, v in values.items())
+    return f"default: from --preset ({CLI_PRESET}: {shown})"
+
+
 def _common(p: argparse.ArgumentParser, data=False, runs=False, json_flag=False) -> None:
     if data:
         p.add_argument(
@@ -80,27 +127,18 @@ def _common(p: argparse.ArgumentParser, data=False, runs=False, json_flag=False)
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The preset's config for --arch, with every flag that was given laid over it."""
+    given = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
+    return PRESETS[args.preset].make(args.arch).replace(**given)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from mnistkit.progress import Progress
     from mnistkit.runs import RunStore, resolve_runs_dir
 
-    base = seed_defaults(args.arch)
     try:
-        config = TrainConfig(
-            arch=args.arch,
-            epochs=base.epochs if args.epochs is None else args.epochs,
-            batch_size=args.batch_size,
-            dropout=base.dropout if args.dropout is None else args.dropout,
-            optimizer=args.optimizer,
-            learning_rate=args.learning_rate,
-            activation=args.activation,
-            seed=args.seed,
-            subset=args.subset,
-            patience=args.patience,
-            augment=args.augment,
-            lr_schedule=args.lr_schedule,
-            steps_per_execution=args.steps_per_execution,
-        )
+        config = train_config(args)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     from mnistkit.data import load_mnist

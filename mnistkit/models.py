@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnistkit.config import TrainConfig
+from mnistkit.config import ACTIVATION_NAMES, OPTIMIZER_NAMES, TrainConfig, seed_defaults
 
-OPTIMIZERS = {
+OPTIMIZERS = {  # one Keras class per name in `config.OPTIMIZER_NAMES` (a test checks they agree)
     "sgd": keras.optimizers.SGD,
     "adam": keras.optimizers.Adam,
     "adagrad": keras.optimizers.Adagrad,
@@ -25,7 +25,7 @@ OPTIMIZERS = {
     "adamax": keras.optimizers.Adamax,
     "ftrl": keras.optimizers.Ftrl,
 }
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
+SEED_DENSE, SEED_CNN = seed_defaults("dense"), seed_defaults("cnn")  # the builders' defaults
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
@@ -34,8 +34,8 @@ def activation_layer(name: str, layer_name: str) -> layers.Layer:
     """A separate non-linearity layer: ReLU, sigmoid, tanh or leaky ReLU."""
     if name == "leaky_relu":
         return layers.LeakyReLU(negative_slope=0.1, name=layer_name)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, not {name!r}")
+    if name not in ACTIVATION_NAMES:
+        raise ValueError(f"activation must be one of {ACTIVATION_NAMES}, not {name!r}")
     return layers.Activation(name, name=layer_name)
 
 
@@ -65,17 +65,20 @@ def _chain(stack: list[layers.Layer], name: str) -> keras.Model:
 
 
 def build_dense(
-    hidden: Sequence[int] = (256, 64),
-    activation: str = "relu",
-    dropout: float = 0.0,
-    augment: bool = False,
+    units: Sequence[int] = SEED_DENSE.dense_units,
+    activation: str = SEED_DENSE.activation,
+    dropout: float = SEED_DENSE.dropout,
+    augment: bool = SEED_DENSE.augment,
 ) -> keras.Model:
-    """Flatten(28,28) → Dense(256) → Dense(64) → Dense(10, softmax); optional Dropout."""
+    """Flatten → Dense(u) per width in `units` → Dense(10, softmax); optional Dropout.
+
+    The defaults are the seed net: Flatten → Dense(256) → Dense(64) → Dense(10).
+    """
     stack: list[layers.Layer] = augmentation_layers(**DENSE_AUGMENTATION) if augment else []
     stack.append(layers.Flatten(name="flatten"))
-    for i, units in enumerate(hidden, start=1):
+    for i, width in enumerate(units, start=1):
         stack += [
-            layers.Dense(units, name=f"dense{i}"),
+            layers.Dense(width, name=f"dense{i}"),
             activation_layer(activation, f"dense{i}_act"),
         ]
         if dropout > 0:
@@ -85,19 +88,23 @@ def build_dense(
 
 
 def build_cnn(
-    filters: Sequence[int] = (16, 32),
-    dense_units: int = 80,
-    activation: str = "relu",
-    dropout: float = 0.4,
-    augment: bool = False,
+    filters: Sequence[int] = SEED_CNN.conv_filters,
+    dense_units: int = SEED_CNN.cnn_dense_units,
+    activation: str = SEED_CNN.activation,
+    dropout: float = SEED_CNN.dropout,
+    augment: bool = SEED_CNN.augment,
 ) -> keras.Model:
-    """Conv(16)→Pool→Conv(32)→Pool→Flatten→Dense(80)→Dropout(0.4)→Dense(10, softmax)."""
+    """(Conv 3×3 → Pool 2×2) per width in `filters` → Flatten → Dense → Dropout → Dense(10).
+
+    The defaults are the seed CNN: Conv(16) → Pool → Conv(32) → Pool → Flatten → Dense(80)
+    → Dropout(0.4) → Dense(10, softmax).
+    """
     stack: list[layers.Layer] = augmentation_layers() if augment else []
-    for i, n in enumerate(filters, start=1):
+    for i, width in enumerate(filters, start=1):
         stack += [
-            layers.Conv2D(n, 3, padding="same", name=f"conv{i}"),
+            layers.Conv2D(width, kernel_size=3, padding="same", name=f"conv{i}"),
             activation_layer(activation, f"conv{i}_act"),
-            layers.MaxPooling2D(2, name=f"pool{i}"),
+            layers.MaxPooling2D(pool_size=2, name=f"pool{i}"),
         ]
     stack += [
         layers.Flatten(name="flatten"),
@@ -115,7 +122,7 @@ def make_optimizer(
 ) -> keras.optimizers.Optimizer:
     """An optimizer by its lower-case name, optionally with a cosine-decayed learning rate."""
     if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, not {name!r}")
+        raise ValueError(f"optimizer must be one of {OPTIMIZER_NAMES}, not {name!r}")
     lr: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
     if schedule == "cosine" and decay_steps > 0:
         lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
@@ -126,17 +133,15 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 0) -> keras.Model:
     """The compiled model a training config describes."""
     if config.arch == "dense":
         model = build_dense(
-            hidden=config.hidden or (256, 64),
+            units=config.dense_units,
             activation=config.activation,
             dropout=config.dropout,
             augment=config.augment,
         )
     else:
-        filters = config.hidden[:2] if len(config.hidden) >= 2 else (16, 32)
-        dense_units = config.hidden[2] if len(config.hidden) >= 3 else 80
         model = build_cnn(
-            filters=filters,
-            dense_units=dense_units,
+            filters=config.conv_filters,
+            dense_units=config.cnn_dense_units,
             activation=config.activation,
             dropout=config.dropout,
             augment=config.augment,

@@ -39,14 +39,14 @@ def labels(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 10, size=n)
 
 
-def tiny_model(seed: int = 0, hidden: int = 8):
+def tiny_model(seed: int = 0, units: int = 8):
     """A small uncompiled MNIST-shaped model (28×28×1 → 10 softmax) with seeded weights."""
     import keras
 
     from mnistkit.models import build_dense
 
     keras.utils.set_random_seed(seed)
-    return build_dense(hidden=(hidden,))
+    return build_dense(units=(units,))
 
 
 def save_tiny_model(path: str | Path, seed: int = 0) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnistkit import jobs
+from mnistkit.config import DEFAULT_PRESET
 from mnistkit.jobs import JobQueue, find_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,8 +80,11 @@ def test_controls_summary_and_presets(runs_dir):
     cnn_params = at.metric[0].value  # in the layer-summary expander
     assert cnn_params == f"{_params('cnn'):,}"
 
+    preset = at.selectbox(key="train_preset")
+    assert preset.options == ["seed defaults", "quick lesson demo"]  # labels; values are ids
+    assert preset.value == DEFAULT_PRESET
     at.radio(key="train_arch").set_value("dense")
-    at.selectbox(key="train_preset").set_value("seed defaults")
+    preset.set_value("seed")
     at.button(key="train_apply_preset").click().run()
     assert not at.exception
     assert at.slider(key="train_epochs").value == 10

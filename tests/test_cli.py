@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mnistkit.cli import build_parser, main
+from mnistkit.cli import TRAIN_FLAGS, build_parser, main, train_config
+from mnistkit.config import ARCHS, PRESETS, TrainConfig, quick_lesson, seed_defaults
 from tests.helpers import (
     DATA_DIR,
     blank_png,
@@ -286,12 +288,48 @@ def test_runs_empty(tmp_path):
 # --- in process -----------------------------------------------------------------------
 
 
-def test_parser_defaults_are_the_seeds():
+def test_parser_defaults_are_the_seed_preset():
     args = build_parser().parse_args(["train", "--arch", "cnn"])
-    assert (args.batch_size, args.optimizer, args.learning_rate) == (32, "adam", 0.001)
-    assert (args.activation, args.seed, args.patience) == ("relu", 42, 3)
-    assert args.epochs is None and args.dropout is None  # filled per architecture
-    assert args.subset is None and args.json is False
+    assert args.preset == "seed" and args.json is False
+    assert all(getattr(args, f) is None for f in TRAIN_FLAGS)  # None: the preset's value
+    assert set(TRAIN_FLAGS) <= {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("preset_id", list(PRESETS))
+def test_preset_flag_gives_the_preset(preset_id, arch):
+    args = build_parser().parse_args(["train", "--arch", arch, "--preset", preset_id])
+    assert train_config(args) == PRESETS[preset_id].make(arch)
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--arch", "cnn"], seed_defaults("cnn")),
+        (["--arch", "dense"], seed_defaults("dense")),
+        (
+            ["--arch", "cnn", "--preset", "quick", "--epochs", "2"],
+            quick_lesson("cnn").replace(epochs=2),
+        ),
+        (
+            ["--arch", "dense", "--preset", "quick", "--lr-schedule", "constant", "--augment"],
+            quick_lesson("dense").replace(lr_schedule="constant", augment=True),
+        ),
+        (
+            ["--arch", "cnn", "--preset", "quick", "--steps-per-execution", "1", "--no-augment"],
+            quick_lesson("cnn").replace(steps_per_execution=1),
+        ),
+    ],
+)
+def test_flags_override_the_preset(argv, expected):
+    assert train_config(build_parser().parse_args(["train", *argv])) == expected
+
+
+def test_unknown_preset_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["train", "--arch", "cnn", "--preset", "quick lesson demo"])
+    assert exc.value.code == 2
+    assert "seed" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -310,6 +348,10 @@ def test_parser_defaults_are_the_seeds():
         (
             ["--arch", "cnn", "--augment", "--lr-schedule", "cosine", "--steps-per-execution", "4"],
             {"augment": True, "lr_schedule": "cosine", "steps_per_execution": 4},
+        ),
+        (
+            ["--arch", "cnn", "--preset", "quick", "--batch-size", "64"],
+            quick_lesson("cnn").replace(batch_size=64).to_dict(),
         ),
     ],
 )

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from mnistkit.config import OPTIMIZER_NAMES, TrainConfig
+from mnistkit.config import ACTIVATION_NAMES, OPTIMIZER_NAMES, TrainConfig
 from mnistkit.models import (
-    ACTIVATIONS,
     OPTIMIZERS,
     activation_layer,
     build_cnn,
@@ -105,7 +104,7 @@ def test_model_input_exists(build):
     assert probe(images(2)).shape[0] == 2
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
 @pytest.mark.parametrize("build", [build_dense, build_cnn])
 def test_activation_layers(build, activation):
     m = build(activation=activation)
@@ -147,7 +146,7 @@ def test_no_dropout_layer_when_zero():
 
 
 def test_custom_sizes():
-    d = build_dense(hidden=(32,))
+    d = build_dense(units=(32,))
     assert [la.name for la in d.layers if isinstance(la, layers.Dense)] == ["dense1", "output"]
     assert d.count_params() == dense_params([784, 32, 10])
     c = build_cnn(filters=(4, 8), dense_units=12)
@@ -161,10 +160,17 @@ def test_custom_sizes():
     [
         (TrainConfig(arch="dense"), SEED_DENSE_PARAMS),
         (TrainConfig(), SEED_CNN_PARAMS),
-        (TrainConfig(arch="dense", hidden=(16, 8)), dense_params([784, 16, 8, 10])),
+        (TrainConfig(arch="dense", dense_units=(16, 8)), dense_params([784, 16, 8, 10])),
         (
-            TrainConfig(hidden=(4, 8, 12)),
+            TrainConfig(conv_filters=(4, 8), cnn_dense_units=12),
             conv_params(3, 1, 4) + conv_params(3, 4, 8) + dense_params([392, 12, 10]),
+        ),
+        (  # three conv layers: 28 → 14 → 7 → 3
+            TrainConfig(conv_filters=(4, 8, 8), cnn_dense_units=12),
+            conv_params(3, 1, 4)
+            + conv_params(3, 4, 8)
+            + conv_params(3, 8, 8)
+            + dense_params([3 * 3 * 8, 12, 10]),
         ),
     ],
 )
@@ -175,11 +181,27 @@ def test_build_model_from_config(config, params):
     assert m.optimizer is not None and m.loss == "sparse_categorical_crossentropy"
 
 
+def test_builder_defaults_are_the_config_defaults():
+    """The builders read their defaults from `TrainConfig`, so each seed size lives there only."""
+    assert build_dense().count_params() == build_model(TrainConfig(arch="dense")).count_params()
+    assert build_cnn().count_params() == build_model(TrainConfig()).count_params()
+
+
+def test_deepest_cnn_the_config_allows_builds():
+    from mnistkit.config import MAX_CONV_LAYERS
+
+    m = build_model(TrainConfig(conv_filters=(2,) * MAX_CONV_LAYERS, cnn_dense_units=4))
+    assert tuple(m.get_layer(f"pool{MAX_CONV_LAYERS}").output.shape[1:]) == (1, 1, 2)
+
+
+def test_optimizer_classes_are_the_config_names():
+    assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES
+
+
 @pytest.mark.parametrize("name", OPTIMIZER_NAMES)
 def test_every_optimizer_compiles_and_trains(name):
-    assert set(OPTIMIZERS) == set(OPTIMIZER_NAMES)
     keras.utils.set_random_seed(1)
-    m = build_model(TrainConfig(arch="dense", hidden=(8,), optimizer=name, learning_rate=0.01))
+    m = build_model(TrainConfig(arch="dense", dense_units=(8,), optimizer=name, learning_rate=0.01))
     assert isinstance(m.optimizer, OPTIMIZERS[name])
     before = [w.copy() for w in m.get_weights()]
     loss, acc = m.train_on_batch(images(16), labels(16))

@@ -241,7 +241,7 @@ from tests.helpers import images, labels, tiny_model  # noqa: E402
 
 @pytest.fixture
 def model():
-    m = tiny_model(seed=0, hidden=4)
+    m = tiny_model(seed=0, units=4)
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return m
 

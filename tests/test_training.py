@@ -171,7 +171,7 @@ def test_stop_during_validation_keeps_only_full_epochs(tmp_path, monkeypatch):
             super().on_epoch_end(epoch, logs)
 
     monkeypatch.setattr(training, "BestCheckpoint", BestCheckpointSpy)
-    config = TrainConfig(arch="dense", hidden=(8,), epochs=5, batch_size=8, patience=0)
+    config = TrainConfig(arch="dense", dense_units=(8,), epochs=5, batch_size=8, patience=0)
     result = train(config, RunStore(tmp_path), data=synthetic_data(64, 64), progress=progress)
     assert result.status == "stopped"
     (spy,) = checkpoints
@@ -186,7 +186,7 @@ def test_stop_during_validation_keeps_only_full_epochs(tmp_path, monkeypatch):
 
 def test_train_on_synthetic_data_completes(tmp_path):
     result = train(
-        TrainConfig(arch="dense", hidden=(8,), epochs=2, batch_size=16, patience=0),
+        TrainConfig(arch="dense", dense_units=(8,), epochs=2, batch_size=16, patience=0),
         RunStore(tmp_path),
         data=synthetic_data(),
     )
