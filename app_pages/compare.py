@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mnistkit.catalog import run_label
 from mnistkit.data import DataError
 from mnistkit.runs import LIVE_STATUSES, RunInfo, history_csv, pid_alive
 from ui import charts, explain
@@ -46,12 +47,6 @@ def predictions_of(info: RunInfo) -> np.ndarray | None:
 
 def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def label(info: RunInfo) -> str:
-    """`run-id (arch, 97.12%)`, tolerant of odd values in a run's files."""
-    acc = _number((info.metrics or {}).get("test_accuracy"))
-    return f"{info.run_id} ({info.arch or '?'}" + (f", {acc:.2%})" if acc is not None else ")")
 
 
 def table_row(info: RunInfo) -> dict:
@@ -130,7 +125,7 @@ else:
         "Runs",
         list(usable),
         key=SELECTION,
-        format_func=lambda r: label(usable[r]),
+        format_func=lambda r: run_label(usable[r]),
         help="Default: the latest dense network and the latest CNN.",
     )
     for run_id in chosen:
@@ -166,7 +161,7 @@ if selected:
         row = with_cm[start : start + MATRICES_PER_ROW]
         for column, info in zip(st.columns(MATRICES_PER_ROW), row, strict=False):
             with column:
-                acc = _number(info.metrics.get("test_accuracy"))
+                acc = info.test_accuracy
                 title = info.run_id + (f"  ({acc:.2%})" if acc is not None else "")
                 try:
                     charts.confusion_matrix(info.metrics["confusion_matrix"], title)
@@ -177,7 +172,9 @@ if selected:
     ids = [i.run_id for i in selected]
     if st.session_state.get("compare_focus") not in ids:
         st.session_state.compare_focus = ids[0]
-    focus_id = st.selectbox("Run", ids, key="compare_focus", format_func=lambda r: label(usable[r]))
+    focus_id = st.selectbox(
+        "Run", ids, key="compare_focus", format_func=lambda r: run_label(usable[r])
+    )
     focus = next(i for i in selected if i.run_id == focus_id)
 
     predictions = predictions_of(focus)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from mnistkit.catalog import default_choices
 from mnistkit.predict import ModelError
 from mnistkit.preprocess import preprocess_digit
 from ui import drawing
@@ -70,6 +71,4 @@ with move:
             st.info("Draw a digit first.")
         else:
             chosen = [offered[label] for label in picked]
-            drawing.transform_lesson(
-                result.input, drawing.lesson_models(chosen, [*offered.values()])
-            )
+            drawing.transform_lesson(result.input, default_choices(offered.values(), chosen))

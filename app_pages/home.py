@@ -76,13 +76,12 @@ else:
 
 # --- latest runs ----------------------------------------------------------------------------
 def _row(info: RunInfo) -> dict:
-    acc = info.test_accuracy
     return {
         "run": info.run_id,
         "name": info.name,
         "architecture": info.arch or "?",
         "status": info.status,
-        "test accuracy": acc if isinstance(acc, int | float) else None,
+        "test accuracy": info.test_accuracy,
         "created": info.created[:16].replace("T", " "),
         "note": info.error if info.broken else (info.message or info.error or ""),
     }

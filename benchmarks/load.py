@@ -91,7 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def has_models(runs_dir: Path) -> bool:
     """Bundled models, or a run in `runs_dir` that kept one."""
-    return any((REPO / "models").glob("*.keras")) or any(runs_dir.glob("*/model.keras"))
+    from mnistkit.catalog import BUNDLED_DIR
+
+    return any(BUNDLED_DIR.glob("*.keras")) or any(runs_dir.glob("*/model.keras"))
 
 
 def seed_models(runs_dir: Path, env: dict[str, str]) -> None:

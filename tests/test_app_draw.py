@@ -21,8 +21,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnistkit.preprocess import DOT_MESSAGE
-from ui.drawing import HIGHLIGHT, bars_svg, default_models, plain, read_upload
-from ui.resources import ModelChoice
+from ui.drawing import HIGHLIGHT, bars_svg, plain, read_upload
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the models
@@ -163,7 +162,7 @@ def test_clear_gives_the_canvas_a_new_key(trained_copy, canvas):
 
 
 def test_no_models_says_how_to_get_one(runs_dir, canvas, monkeypatch, tmp_path):
-    monkeypatch.setattr("ui.resources.BUNDLED_DIR", tmp_path / "no-bundled-models")
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", tmp_path / "no-bundled-models")
     at = run_page()
     assert "Train" in at.warning[0].value
     assert not predictions(at)
@@ -234,17 +233,6 @@ def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     assert len(at.get("vega_lite_chart")) == 1  # the sideways-slide curves
 
 
-def test_default_models_prefer_bundled_then_newest_of_each_kind():
-    def choice(label, arch, bundled=False):
-        return ModelChoice(label, Path(f"/m/{label}.keras"), arch, bundled)
-
-    runs = [choice("new-cnn", "cnn"), choice("new-dense", "dense"), choice("old-cnn", "cnn")]
-    assert default_models(runs) == ["new-dense", "new-cnn"]
-    bundled = [choice("pretrained cnn", "cnn", True), choice("pretrained dense", "dense", True)]
-    assert default_models(bundled + runs) == ["pretrained dense", "pretrained cnn"]
-    assert default_models([choice("odd", None)]) == []
-
-
 def test_plain_escapes_markdown_and_html():
     assert plain("**a** <i>b</i> [c](d)") == r"\*\*a\*\* \<i\>b\</i\> \[c\]\(d\)"
 
@@ -270,7 +258,7 @@ def test_the_page_preloads_its_models_and_the_first_stroke_uses_them(
 ):
     from ui import resources
 
-    monkeypatch.setattr(resources, "BUNDLED_DIR", tmp_path / "none")  # this test's runs only
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", tmp_path / "none")  # this test's runs only
     runs = {
         str(trained_copy.root / r / "model.keras") for r in (trained_copy.dense, trained_copy.cnn)
     }
@@ -316,11 +304,12 @@ def test_preloading_can_be_switched_off(tmp_path, monkeypatch):
 
 
 def test_the_shared_model_list_sees_a_new_run_at_once(trained_copy, make_run, monkeypatch):
+    from mnistkit import catalog
     from ui import resources
 
     listings = []
-    real = resources.list_choices
-    monkeypatch.setattr(resources, "list_choices", lambda *a: listings.append(1) or real(*a))
+    real = catalog.list_choices
+    monkeypatch.setattr(catalog, "list_choices", lambda *a: listings.append(1) or real(*a))
     before = resources.model_choices()
     assert resources.model_choices() == before and len(listings) == 1  # listed once, shared
     run = make_run(trained_copy.root, "20991231-000000-new")

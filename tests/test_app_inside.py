@@ -97,7 +97,7 @@ def test_dense_model_shows_hidden_activations(trained_copy):
 
 
 def test_no_models_says_how_to_get_one(runs_dir, monkeypatch, tmp_path):
-    monkeypatch.setattr("ui.resources.BUNDLED_DIR", tmp_path / "no-bundled-models")
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", tmp_path / "no-bundled-models")
     at = run_page()
     assert "Train" in at.info[0].value and not at.metric
 

@@ -18,9 +18,10 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from PIL import Image
 
+from mnistkit.catalog import ModelChoice, default_choices
 from mnistkit.preprocess import MAX_BYTES, ImageError, load_image
 from mnistkit.transform import sweep, transform_digit
-from ui.resources import ModelChoice, default_choices, mnist, predictor
+from ui.resources import mnist, predictor
 
 CANVAS_SIZE = 280  # px, 10x MNIST's 28
 STROKE_WIDTH = 20  # px: a thick marker, about 2 px after scaling to 28x28
@@ -332,15 +333,6 @@ def transform_controls(prefix: str = "move") -> dict[str, float]:
         "scale": c.slider("Scale", 0.4, 1.6, 1.0, 0.05, key=f"{prefix}_scale"),
         "angle": d.slider("Rotate (°, anticlockwise)", -90, 90, 0, 5, key=f"{prefix}_angle"),
     }
-
-
-def lesson_models(picked: list[ModelChoice], offered: list[ModelChoice]) -> list[ModelChoice]:
-    """One dense and one CNN for the side-by-side lesson: from the picked models if possible."""
-    chosen: dict[str, ModelChoice] = {}
-    for choice in [*picked, *offered]:
-        if choice.arch in ("dense", "cnn") and choice.arch not in chosen:
-            chosen[choice.arch] = choice
-    return [chosen[a] for a in ("dense", "cnn") if a in chosen] or picked[:2]
 
 
 def transform_lesson(x: np.ndarray, models: list[ModelChoice]) -> None:
