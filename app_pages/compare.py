@@ -7,45 +7,23 @@ run deleted while listed gives a message, never a crash.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from mnistkit.catalog import run_label
 from mnistkit.data import DataError
-from mnistkit.runs import LIVE_STATUSES, RunInfo, history_csv, pid_alive
+from mnistkit.runs import RunBusyError, RunInfo, history_csv
 from ui import charts, explain
-from ui.resources import mnist, run_store
+from ui.resources import mnist, run_predictions, run_store
 
 SELECTION = "compare_runs"  # session_state key of the multiselect
 MISCLASSIFIED = 15  # misclassified test images shown
 MATRICES_PER_ROW = 3
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def load_predictions(path: str, mtime: float) -> np.ndarray | None:
-    """A run's predicted labels for the 10 000 test images (None if missing or unreadable)."""
-    try:
-        values = json.loads(Path(path).read_text(encoding="utf-8"))
-        labels = np.asarray(values, dtype=np.int64)
-    except (OSError, ValueError, TypeError):
-        return None
-    return labels if labels.ndim == 1 else None
-
-
-def predictions_of(info: RunInfo) -> np.ndarray | None:
-    path = info.path / "predictions.json"
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None
-    return load_predictions(str(path), mtime)
-
-
 def _number(value) -> float | None:
+    """A table cell: the value if it is a number, else None (hand-edited files)."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -63,22 +41,20 @@ def table_row(info: RunInfo) -> dict:
         "optimizer": str(config.get("optimizer", "?")),
         "dropout": _number(config.get("dropout")),
         "learning rate": _number(config.get("learning_rate")),
-        "test accuracy": _number(metrics.get("test_accuracy")),
+        "test accuracy": info.test_accuracy,
         "training time (s)": _number(metrics.get("train_seconds")),
         "status": info.status,
     }
 
 
 def _delete(run_id: str) -> None:
-    """Delete-button callback: refuses a run that is still training."""
-    store = run_store()
-    info = store.load(run_id)
+    """Delete-button callback: the store refuses a run that is still training."""
     st.session_state.compare_confirm = False
-    if info.status in LIVE_STATUSES and pid_alive(info.pid or 0) and not info.broken:
-        st.session_state.compare_notice = ("error", f"{run_id} is still training: stop it first.")
-        return
     try:
-        store.delete(run_id)
+        run_store().delete(run_id)
+    except RunBusyError as exc:
+        st.session_state.compare_notice = ("error", str(exc))
+        return
     except (OSError, ValueError) as exc:
         st.session_state.compare_notice = ("error", f"Could not delete {run_id}: {exc}")
         return
@@ -177,7 +153,7 @@ if selected:
     )
     focus = next(i for i in selected if i.run_id == focus_id)
 
-    predictions = predictions_of(focus)
+    predictions = run_predictions(focus)
     try:
         (_, _), (x_test, y_test) = mnist()
     except DataError as exc:

@@ -6,7 +6,7 @@ import streamlit as st
 from mnistkit.data import DataError
 from mnistkit.predict import ModelError
 from ui import drawing
-from ui.resources import mnist, model_choices, model_mtime, predictor
+from ui.resources import mnist, model_choices, predicted_test_labels, predictor
 
 SOURCES = ["Test image by index", "Random test image", "Misclassified test image", "My drawing"]
 FEATURE_MAPS = (
@@ -76,7 +76,7 @@ else:
             st.session_state.inside_random = int(np.random.default_rng().integers(len(x_test)))
         index = st.session_state.inside_random
     else:
-        predicted = drawing.predicted_test_labels(str(choice.path), model_mtime(choice.path))
+        predicted = predicted_test_labels(choice)
         wrong = np.flatnonzero(predicted != y_test)
         if len(wrong) == 0:
             st.success("This model gets every test image right: nothing misclassified to show.")

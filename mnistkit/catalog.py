@@ -27,6 +27,7 @@ class ModelChoice:
     path: Path
     arch: str | None
     bundled: bool
+    run_id: str | None = None  # the run it comes from; None for a bundled model
 
 
 def list_choices(store: RunStore, bundled_dir: Path | None = None) -> list[ModelChoice]:
@@ -40,7 +41,7 @@ def list_choices(store: RunStore, bundled_dir: Path | None = None) -> list[Model
     for info in store.list():
         if info.has_model and not info.broken:
             path = info.path / "model.keras"  # spelt out until RunInfo has a model path
-            choices.append(ModelChoice(run_label(info), path, info.arch, False))
+            choices.append(ModelChoice(run_label(info), path, info.arch, False, info.run_id))
     return choices
 
 

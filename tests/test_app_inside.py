@@ -3,12 +3,16 @@ fixture (tests/conftest.py) and the real MNIST test set."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from mnistkit.data import DATA_ENV
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "inside.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the model
@@ -75,6 +79,19 @@ def test_misclassified_image_is_really_misclassified(trained_copy):
     at.session_state["inside_mistake"] = 10_001  # e.g. left over from a worse model
     at.run()
     assert not at.exception and at.number_input(key="inside_mistake").value == 1
+
+
+def test_mistakes_come_from_the_runs_own_predictions(trained_copy):
+    """A run's predictions.json picks the mistakes: the page does not predict 10 000 images."""
+    from mnistkit.data import load_mnist
+
+    _, (_, y_test) = load_mnist(os.environ[DATA_ENV])
+    said = y_test.astype(int).tolist()
+    said[5] = (said[5] + 1) % 10  # the one "mistake" in this run's own file
+    (trained_copy.root / trained_copy.cnn / "predictions.json").write_text(json.dumps(said))
+    at = run_page(trained_copy.cnn, inside_source="Misclassified test image")
+    assert at.number_input(key="inside_mistake").label == "Mistake (of 1)"
+    assert any("test image 5," in c for img in at.image for c in img.captions)
 
 
 def test_my_drawing_needs_a_drawing_first(trained_copy):

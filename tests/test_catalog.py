@@ -90,6 +90,7 @@ def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
     assert [c.arch for c in choices] == ["cnn", "dense", None, "dense", "dense"]
     assert [c.bundled for c in choices] == [True, True, True, False, False]
     assert choices[3].path == root / "20240102-120000-b" / "model.keras"
+    assert [c.run_id for c in choices] == [None] * 3 + ["20240102-120000-b", "20240101-120000-a"]
 
 
 def test_list_choices_reads_the_bundled_folder_when_called(tmp_path, monkeypatch):

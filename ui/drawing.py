@@ -21,7 +21,7 @@ from PIL import Image
 from mnistkit.catalog import ModelChoice, default_choices
 from mnistkit.preprocess import MAX_BYTES, ImageError, load_image
 from mnistkit.transform import sweep, transform_digit
-from ui.resources import mnist, predictor
+from ui.resources import predictor
 
 CANVAS_SIZE = 280  # px, 10x MNIST's 28
 STROKE_WIDTH = 20  # px: a thick marker, about 2 px after scaling to 28x28
@@ -105,15 +105,6 @@ def plain(text: str) -> str:
 def default_models(choices: Iterable[ModelChoice]) -> list[str]:
     """The labels of the first dense and the first CNN offered (`default_choices`)."""
     return [choice.label for choice in default_choices(choices)]
-
-
-@st.cache_data(show_spinner="Classifying the 10 000 test images…", max_entries=8)
-def predicted_test_labels(path: str, mtime: float) -> np.ndarray:
-    """The model's predicted digit for every MNIST test image, computed once per model file."""
-    from mnistkit.data import to_model_input
-
-    _, (x_test, _) = mnist()
-    return predictor(path).proba(to_model_input(x_test)).argmax(axis=1).astype(np.int8)
 
 
 # --- charts and images ----------------------------------------------------------------------

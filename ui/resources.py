@@ -21,7 +21,7 @@ import streamlit as st
 from mnistkit import catalog
 from mnistkit.catalog import ModelChoice
 from mnistkit.data import load_mnist
-from mnistkit.runs import RunStore, resolve_runs_dir
+from mnistkit.runs import RunInfo, RunStore, resolve_runs_dir
 
 
 @st.cache_resource(show_spinner=False)
@@ -39,6 +39,38 @@ def run_store() -> RunStore:
 def mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """MNIST as read-only uint8 arrays; `load_mnist` keeps one copy per process."""
     return load_mnist(os.environ.get("MNISTKIT_DATA_DIR") or None)
+
+
+def run_predictions(info: RunInfo) -> np.ndarray | None:
+    """`RunStore.predictions` of a run as an array (None without valid ones), read once per
+    version of its predictions.json: Compare and Inside ask on every rerun."""
+    store = RunStore(info.path.parent)
+    mtime = model_mtime(info.path / "predictions.json")
+    return None if mtime < 0 else _predictions(str(store.root), info.run_id, mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _predictions(root: str, run_id: str, mtime: float) -> np.ndarray | None:
+    labels = RunStore(root).predictions(run_id)
+    return None if labels is None else np.asarray(labels, dtype=np.int8)
+
+
+def predicted_test_labels(choice: ModelChoice) -> np.ndarray:
+    """The model's predicted digit for every MNIST test image: a run's own predictions.json
+    when it has valid ones, else predicted once per model file (bundled models have none)."""
+    if choice.run_id is not None:
+        labels = run_predictions(run_store().load(choice.run_id))
+        if labels is not None and len(labels) == len(mnist()[1][1]):
+            return labels
+    return _predict_test_labels(str(choice.path), model_mtime(choice.path))
+
+
+@st.cache_data(show_spinner="Classifying the 10 000 test images…", max_entries=8)
+def _predict_test_labels(path: str, mtime: float) -> np.ndarray:
+    from mnistkit.data import to_model_input
+
+    _, (x_test, _) = mnist()
+    return predictor(path).proba(to_model_input(x_test)).argmax(axis=1).astype(np.int8)
 
 
 CHOICES_TTL_S = 2.0  # a new or deleted run shows at once; a run's new model within this
