@@ -14,7 +14,7 @@ import streamlit as st
 from mnistkit.catalog import run_label
 from mnistkit.data import DataError
 from mnistkit.runs import RunBusyError, RunInfo, history_csv
-from ui import charts, explain
+from ui import charts, explain, pictures
 from ui.resources import mnist, run_predictions, run_store
 
 SELECTION = "compare_runs"  # session_state key of the multiselect
@@ -140,7 +140,7 @@ if selected:
                 acc = info.test_accuracy
                 title = info.run_id + (f"  ({acc:.2%})" if acc is not None else "")
                 try:
-                    charts.confusion_matrix(info.metrics["confusion_matrix"], title)
+                    pictures.confusion_matrix(info.metrics["confusion_matrix"], title)
                 except (ValueError, TypeError) as exc:
                     st.warning(f"{info.run_id}: the confusion matrix is malformed ({exc}).")
 
@@ -169,14 +169,14 @@ if selected:
                 f"the first {min(MISCLASSIFIED, len(wrong))} (red: predicted, true)."
             )
             shown = wrong[:MISCLASSIFIED]
-            charts.image_grid(
+            pictures.labelled_images(
                 x_test[shown],
                 [f"{predictions[i]} (true {y_test[i]})" for i in shown],
                 wrong=[True] * len(shown),
             )
             st.subheader("The first test images")
             n = st.slider("How many", 10, 50, 20, step=5, key="compare_first_n")
-            charts.image_grid(
+            pictures.labelled_images(
                 x_test[:n],
                 [f"{predictions[i]} (true {y_test[i]})" for i in range(n)],
                 cols=10,

@@ -59,7 +59,7 @@ from devtools.appserver import App  # noqa: E402
 
 GOAL_P95 = 1.0  # seconds, draw → prediction
 FINISHED = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
-CANVAS_KEY = "canvas-0"  # ui.drawing.canvas_key() before any Clear
+CANVAS_KEY = "canvas-0"  # ui.digit_input.canvas_key() before any Clear
 DONE_WORDS = ("Training completed", "Training stopped", "Training failed", "Training interrupted")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import re
 import sys
 import types
 from pathlib import Path
@@ -21,7 +20,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnistkit.preprocess import DOT_MESSAGE
-from ui.drawing import HIGHLIGHT, bars_svg, plain, read_upload
+from tests.test_ui_bars import highlighted
+from ui.digit_input import plain
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the models
@@ -88,11 +88,6 @@ def charts(at: AppTest) -> list[str]:
     """The probability bar charts on the page, as SVG text."""
     urls = [url for image in at.image for url in image.value]
     return [base64.b64decode(u[len(SVG) :]).decode() for u in urls if u.startswith(SVG)]
-
-
-def highlighted(svg: str) -> list[str]:
-    """The digits whose bar is drawn in the highlight colour."""
-    return re.findall(rf'data-digit="(\d)"[^>]*fill="{HIGHLIGHT}"', svg)
 
 
 def step_images(at: AppTest) -> dict[str, str]:
@@ -209,16 +204,6 @@ def test_a_bad_upload_shows_an_error_and_nothing_else_breaks(trained_copy, canva
     assert not predictions(at) and at.info[0].value == "Draw a digit"
 
 
-def test_read_upload_turns_image_errors_into_one_sentence():
-    upload = types.SimpleNamespace(name="x.png", getvalue=lambda: b"GIF89a garbage")
-    image, error = read_upload(upload)
-    assert image is None and error.startswith("Cannot use “x\\.png”:")
-    good = types.SimpleNamespace(name="ok.png", getvalue=lambda: png_bytes(canvas_drawing()))
-    image, error = read_upload(good)
-    assert error is None and image.shape == (280, 280) and image.dtype == np.uint8
-    assert read_upload(None) == (None, None)
-
-
 def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     at = run_page(draw_move=True)  # the expander is open
     moved = predictions(at, "Moved")
@@ -231,23 +216,6 @@ def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     assert len(predictions(at, "Moved")) == 2
     assert len(charts(at)) == 2 + 2  # main bars, moved bars
     assert len(at.get("vega_lite_chart")) == 1  # the sideways-slide curves
-
-
-def test_plain_escapes_markdown_and_html():
-    assert plain("**a** <i>b</i> [c](d)") == r"\*\*a\*\* \<i\>b\</i\> \[c\]\(d\)"
-
-
-def test_bars_show_every_digit_on_a_fixed_axis_and_highlight_the_top():
-    probs = np.array([0.01, 0.02, 0.0, 0.06, 0.0, 0.0, 0.01, 0.88, 0.02, 0.0])
-    svg = bars_svg(probs, height=130)
-    assert highlighted(svg) == ["7"]
-    assert re.findall(r'data-digit="(\d)"', svg) == list("0123456789")
-    heights = [float(h) for h in re.findall(r'class="bar"[^>]*height="([\d.]+)"', svg)]
-    plot = heights[7] / 0.88  # bar heights are in proportion to the probability, on one axis
-    assert heights == pytest.approx([plot * p for p in probs], abs=0.1)
-    assert all(f">{t}%</text>" in svg for t in (0, 20, 40, 60, 80, 100))
-    assert ">88%</text>" in svg and ">6%</text>" in svg and ">2%</text>" not in svg
-    assert 'height="130"' in svg
 
 
 # --- loading the models before the first stroke --------------------------------------------

@@ -125,16 +125,3 @@ def test_a_broken_model_is_an_error_not_a_crash(trained_copy, damage):
     at = run_page(trained_copy.cnn)
     assert len(at.error) == 1 and "model.keras" in at.error[0].value
     assert not at.metric
-
-
-def test_montage_tiles_maps_with_gaps_each_on_its_own_scale():
-    from ui.drawing import grid_shape, montage
-
-    maps = np.stack([np.full((28, 28), v, np.float32) for v in range(16)])
-    maps[:, 0, 0] = -1.0  # every map spans -1..v
-    grid = montage(maps, grid_shape(16))
-    assert grid.shape == (4 * 28 + 3 * 2, 4 * 28 + 3 * 2)  # 2-px gaps between 28-px maps
-    assert np.isnan(grid[28:30]).all() and np.isnan(grid[:, 28:30]).all()
-    assert np.nanmin(grid) == 0.0 and np.nanmax(grid) == 1.0
-    assert grid_shape(32) == 8
-    np.testing.assert_array_equal(montage(maps[:2], 2, each=False)[:28, :28], maps[0])
