@@ -7,51 +7,24 @@ run deleted while listed gives a message, never a crash.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mnistkit.catalog import run_label
 from mnistkit.data import DataError
-from mnistkit.runs import LIVE_STATUSES, RunInfo, history_csv, pid_alive
-from ui import charts, explain
-from ui.resources import mnist, run_store
+from mnistkit.runs import RunBusyError, RunInfo, history_csv
+from ui import charts, explain, pictures
+from ui.resources import mnist, run_predictions, run_store
 
 SELECTION = "compare_runs"  # session_state key of the multiselect
 MISCLASSIFIED = 15  # misclassified test images shown
 MATRICES_PER_ROW = 3
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def load_predictions(path: str, mtime: float) -> np.ndarray | None:
-    """A run's predicted labels for the 10 000 test images (None if missing or unreadable)."""
-    try:
-        values = json.loads(Path(path).read_text(encoding="utf-8"))
-        labels = np.asarray(values, dtype=np.int64)
-    except (OSError, ValueError, TypeError):
-        return None
-    return labels if labels.ndim == 1 else None
-
-
-def predictions_of(info: RunInfo) -> np.ndarray | None:
-    path = info.path / "predictions.json"
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None
-    return load_predictions(str(path), mtime)
-
-
 def _number(value) -> float | None:
+    """A table cell: the value if it is a number, else None (hand-edited files)."""
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def label(info: RunInfo) -> str:
-    """`run-id (arch, 97.12%)`, tolerant of odd values in a run's files."""
-    acc = _number((info.metrics or {}).get("test_accuracy"))
-    return f"{info.run_id} ({info.arch or '?'}" + (f", {acc:.2%})" if acc is not None else ")")
 
 
 def table_row(info: RunInfo) -> dict:
@@ -68,22 +41,20 @@ def table_row(info: RunInfo) -> dict:
         "optimizer": str(config.get("optimizer", "?")),
         "dropout": _number(config.get("dropout")),
         "learning rate": _number(config.get("learning_rate")),
-        "test accuracy": _number(metrics.get("test_accuracy")),
+        "test accuracy": info.test_accuracy,
         "training time (s)": _number(metrics.get("train_seconds")),
         "status": info.status,
     }
 
 
 def _delete(run_id: str) -> None:
-    """Delete-button callback: refuses a run that is still training."""
-    store = run_store()
-    info = store.load(run_id)
+    """Delete-button callback: the store refuses a run that is still training."""
     st.session_state.compare_confirm = False
-    if info.status in LIVE_STATUSES and pid_alive(info.pid or 0) and not info.broken:
-        st.session_state.compare_notice = ("error", f"{run_id} is still training: stop it first.")
-        return
     try:
-        store.delete(run_id)
+        run_store().delete(run_id)
+    except RunBusyError as exc:
+        st.session_state.compare_notice = ("error", str(exc))
+        return
     except (OSError, ValueError) as exc:
         st.session_state.compare_notice = ("error", f"Could not delete {run_id}: {exc}")
         return
@@ -130,7 +101,7 @@ else:
         "Runs",
         list(usable),
         key=SELECTION,
-        format_func=lambda r: label(usable[r]),
+        format_func=lambda r: run_label(usable[r]),
         help="Default: the latest dense network and the latest CNN.",
     )
     for run_id in chosen:
@@ -166,10 +137,10 @@ if selected:
         row = with_cm[start : start + MATRICES_PER_ROW]
         for column, info in zip(st.columns(MATRICES_PER_ROW), row, strict=False):
             with column:
-                acc = _number(info.metrics.get("test_accuracy"))
+                acc = info.test_accuracy
                 title = info.run_id + (f"  ({acc:.2%})" if acc is not None else "")
                 try:
-                    charts.confusion_matrix(info.metrics["confusion_matrix"], title)
+                    pictures.confusion_matrix(info.metrics["confusion_matrix"], title)
                 except (ValueError, TypeError) as exc:
                     st.warning(f"{info.run_id}: the confusion matrix is malformed ({exc}).")
 
@@ -177,10 +148,12 @@ if selected:
     ids = [i.run_id for i in selected]
     if st.session_state.get("compare_focus") not in ids:
         st.session_state.compare_focus = ids[0]
-    focus_id = st.selectbox("Run", ids, key="compare_focus", format_func=lambda r: label(usable[r]))
+    focus_id = st.selectbox(
+        "Run", ids, key="compare_focus", format_func=lambda r: run_label(usable[r])
+    )
     focus = next(i for i in selected if i.run_id == focus_id)
 
-    predictions = predictions_of(focus)
+    predictions = run_predictions(focus)
     try:
         (_, _), (x_test, y_test) = mnist()
     except DataError as exc:
@@ -196,14 +169,14 @@ if selected:
                 f"the first {min(MISCLASSIFIED, len(wrong))} (red: predicted, true)."
             )
             shown = wrong[:MISCLASSIFIED]
-            charts.image_grid(
+            pictures.labelled_images(
                 x_test[shown],
                 [f"{predictions[i]} (true {y_test[i]})" for i in shown],
                 wrong=[True] * len(shown),
             )
             st.subheader("The first test images")
             n = st.slider("How many", 10, 50, 20, step=5, key="compare_first_n")
-            charts.image_grid(
+            pictures.labelled_images(
                 x_test[:n],
                 [f"{predictions[i]} (true {y_test[i]})" for i in range(n)],
                 cols=10,

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from mnistkit.data import DataError
-from ui import charts, explain
+from ui import explain, pictures
 from ui.resources import mnist
 
 GRID_ROWS, GRID_COLS = 3, 5
@@ -64,7 +64,7 @@ if st.button("Reshuffle", key="reshuffle", icon=":material/shuffle:"):
     st.session_state.sample_seed += 1
 rng = np.random.default_rng(st.session_state.sample_seed)
 picks = rng.choice(len(x_train), size=GRID_ROWS * GRID_COLS, replace=False)
-charts.image_grid(
+pictures.labelled_images(
     x_train[picks], [f"label {int(y_train[i])}" for i in picks], cols=GRID_COLS, width=560
 )
 
@@ -96,4 +96,4 @@ st.code(
     f"x_train[0].reshape(-1).shape  # {x_train[0].reshape(-1).shape}",
     language="python",
 )
-charts.flat_strip(x_train[0])
+pictures.flat_strip(x_train[0])

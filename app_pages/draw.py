@@ -2,9 +2,14 @@
 
 import streamlit as st
 
+from mnistkit.catalog import default_choices
 from mnistkit.predict import ModelError
 from mnistkit.preprocess import preprocess_digit
-from ui import drawing
+from ui import explain
+from ui.bars import show_prediction
+from ui.digit_input import canvas_key, clear_canvas, read_canvas, read_upload, upload_widget
+from ui.figures import step_strip
+from ui.lesson import transform_lesson
 from ui.resources import model_choices, predictor, preload_models
 
 st.title("Draw & predict")
@@ -15,7 +20,8 @@ st.write(
 )
 
 offered = {choice.label: choice for choice in model_choices()}
-wanted = st.session_state.get("draw_models") or drawing.default_models(offered.values())
+defaults = [choice.label for choice in default_choices(offered.values())]
+wanted = st.session_state.get("draw_models") or defaults
 preload_models(offered[label].path for label in wanted if label in offered)  # before pen-up
 left, right = st.columns([1, 1.4], gap="large")
 
@@ -23,10 +29,10 @@ with left:
     source = st.radio("Input", ["Draw", "Upload a picture"], horizontal=True, key="draw_source")
     if source == "Draw":
         st.space("small")  # room for the canvas toolbar, which floats above the canvas
-        image = drawing.read_canvas(drawing.canvas_key())
-        st.button("Clear", on_click=drawing.clear_canvas, icon=":material/delete:")
+        image = read_canvas(canvas_key())
+        st.button("Clear", on_click=clear_canvas, icon=":material/delete:")
     else:
-        image, error = drawing.read_upload(drawing.upload_widget())
+        image, error = read_upload(upload_widget())
         if error:
             st.error(error)
     result = preprocess_digit(image) if image is not None else None
@@ -35,11 +41,11 @@ with left:
 
 with right:
     if not offered:
-        st.warning(drawing.NO_MODEL)
+        st.warning(explain.NO_MODEL)
     picked = st.multiselect(
         "Models",
         list(offered),
-        default=drawing.default_models(offered.values()),
+        default=defaults,
         key="draw_models",
         placeholder="Choose one or more models",
     )
@@ -57,11 +63,11 @@ with right:
                 except ModelError as exc:
                     st.error(f"{label}: {exc}")
                     continue
-                drawing.show_prediction(label, probs)
+                show_prediction(label, probs)
 
 if result is not None and not result.empty:
     st.subheader("What the models see")
-    drawing.step_strip(result.steps)
+    step_strip(result.steps)
 
 move = st.expander("Shift / scale / rotate my digit", key="draw_move", on_change="rerun")
 with move:
@@ -70,6 +76,4 @@ with move:
             st.info("Draw a digit first.")
         else:
             chosen = [offered[label] for label in picked]
-            drawing.transform_lesson(
-                result.input, drawing.lesson_models(chosen, [*offered.values()])
-            )
+            transform_lesson(result.input, default_choices(offered.values(), chosen))

@@ -5,13 +5,10 @@ This page must render fast: it never imports TensorFlow (only run files and fold
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from mnistkit.data import DATA_ENV, DataError, resolve_data_dir
+from mnistkit.data import DATA_ENV, describe_source
 from mnistkit.runs import RunInfo
 from ui.explain import page_link
 from ui.resources import model_choices, run_store
@@ -27,23 +24,9 @@ st.write(
 
 # --- where the data comes from ------------------------------------------------------------
 st.header("Data")
-keras_npz = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "datasets" / "mnist.npz"
-try:
-    data_dir = resolve_data_dir()
-except DataError as exc:
-    st.error(str(exc))
-    data_dir = None
-if data_dir is not None:
-    st.success(f"MNIST is read from the folder `{data_dir}` (`{DATA_ENV}`).")
-elif os.environ.get(DATA_ENV):
-    pass  # the error above already says what is wrong
-elif keras_npz.is_file():
-    st.info(f"MNIST comes from Keras' download cache: `{keras_npz}`.")
-else:
-    st.warning(
-        "No MNIST folder is set, so the first page that needs the data downloads it through "
-        "Keras (about 11 MB; needs the internet)."
-    )
+source = describe_source()
+show = {"folder": st.success, "keras-cache": st.info, "download": st.warning, "error": st.error}
+show[source.kind](source.message)
 st.markdown(
     f"""
 - **Set `{DATA_ENV}`** to a folder holding the four MNIST IDX files
@@ -76,13 +59,12 @@ else:
 
 # --- latest runs ----------------------------------------------------------------------------
 def _row(info: RunInfo) -> dict:
-    acc = info.test_accuracy
     return {
         "run": info.run_id,
         "name": info.name,
         "architecture": info.arch or "?",
         "status": info.status,
-        "test accuracy": acc if isinstance(acc, int | float) else None,
+        "test accuracy": info.test_accuracy,
         "created": info.created[:16].replace("T", " "),
         "note": info.error if info.broken else (info.message or info.error or ""),
     }

@@ -5,8 +5,9 @@ import streamlit as st
 
 from mnistkit.data import DataError
 from mnistkit.predict import ModelError
-from ui import drawing
-from ui.resources import mnist, model_choices, model_mtime, predictor
+from ui import explain, figures
+from ui.bars import show_prediction
+from ui.resources import mnist, model_choices, predicted_test_labels, predictor
 
 SOURCES = ["Test image by index", "Random test image", "Misclassified test image", "My drawing"]
 FEATURE_MAPS = (
@@ -38,7 +39,7 @@ st.write("Pick an image and a model, and follow the image through the network's 
 
 offered = sorted(model_choices(), key=lambda c: c.arch != "cnn")  # CNNs first
 if not offered:
-    st.info(drawing.NO_MODEL)
+    st.info(explain.NO_MODEL)
     st.stop()
 by_label = {choice.label: choice for choice in offered}
 
@@ -76,7 +77,7 @@ else:
             st.session_state.inside_random = int(np.random.default_rng().integers(len(x_test)))
         index = st.session_state.inside_random
     else:
-        predicted = drawing.predicted_test_labels(str(choice.path), model_mtime(choice.path))
+        predicted = predicted_test_labels(choice)
         wrong = np.flatnonzero(predicted != y_test)
         if len(wrong) == 0:
             st.success("This model gets every test image right: nothing misclassified to show.")
@@ -94,11 +95,11 @@ from mnistkit import activations  # noqa: E402  (imports TensorFlow: only once a
 
 probs = model.proba(x)[0]
 col_image, col_pred, col_saliency = st.columns([1, 2, 2])
-col_image.image(drawing.enlarge(x, 140), caption=caption)
+col_image.image(figures.enlarge(x, 140), caption=caption)
 with col_pred:
-    drawing.show_prediction(choice.label, probs)
+    show_prediction(choice.label, probs)
 with col_saliency:
-    st.pyplot(drawing.saliency_figure(x, activations.saliency(model.model, x)))
+    st.pyplot(figures.saliency_figure(x, activations.saliency(model.model, x)))
     st.caption(SALIENCY)
 
 convs = activations.conv_layers(model.model)
@@ -110,12 +111,12 @@ if convs:
     for column, name in zip(columns, convs[:2], strict=False):
         out = maps[name].transpose(2, 0, 1)  # (channels, H, W)
         column.markdown(f"**{name}**: {len(out)} maps of {out.shape[1]}×{out.shape[2]}")
-        column.pyplot(drawing.image_grid(out, drawing.grid_shape(len(out))))
+        column.pyplot(figures.map_grid(out, figures.grid_shape(len(out))))
     st.write(POOLING)
     st.subheader("Conv 1 kernels")
     kernels = activations.conv_kernels(model.model, convs[0])
     kcol, text = st.columns([1, 3])
-    kcol.pyplot(drawing.image_grid(kernels, drawing.grid_shape(len(kernels)), "RdBu_r", True))
+    kcol.pyplot(figures.map_grid(kernels, figures.grid_shape(len(kernels)), "RdBu_r", True))
     text.write(KERNELS)
 else:
     st.info("This model has no convolution layers: choose a CNN to see feature maps and kernels.")
@@ -127,4 +128,4 @@ if hidden:
     for name, values in hidden.items():
         active = int((np.asarray(values) > 0).sum())
         st.markdown(f"**{name}**: {len(values)} units, {active} active")
-        st.pyplot(drawing.activation_strip(values))
+        st.pyplot(figures.activation_strip(values))

@@ -161,11 +161,10 @@ def ensure_models(runs_dir: Path | None) -> Path:
 
 def default_model_count(runs_dir: Path) -> int:
     """How many models the Draw page picks by default: the first dense and the first CNN."""
+    from mnistkit.catalog import default_choices, list_choices
     from mnistkit.runs import RunStore
 
-    archs = {i.arch for i in RunStore(runs_dir).list() if i.has_model and not i.broken}
-    bundled = {p.stem for p in (REPO / "models").glob("*.keras")}
-    return len((archs | bundled) & {"dense", "cnn"}) or 1
+    return len(default_choices(list_choices(RunStore(runs_dir)))) or 1
 
 
 def launch_browser(pw):

@@ -24,9 +24,11 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 try:
+    from mnistkit.catalog import BUNDLED_DIR
     from mnistkit.preprocess import preprocess_digit
 except ModuleNotFoundError:  # run as a plain script: make the checkout importable
     sys.path.insert(0, str(REPO))
+    from mnistkit.catalog import BUNDLED_DIR
     from mnistkit.preprocess import preprocess_digit
 
 SIDE = 280  # canvas px
@@ -47,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def find_model(arch: str, runs_dir: Path | None) -> Path | None:
     """The bundled models/<arch>.keras, else the newest finished run of that kind."""
-    bundled = REPO / "models" / f"{arch}.keras"
+    bundled = BUNDLED_DIR / f"{arch}.keras"
     if bundled.exists():
         return bundled
     from mnistkit.runs import RunStore, resolve_runs_dir

@@ -54,7 +54,7 @@ from devtools.appserver import App  # noqa: E402
 from devtools.wsclient import Tab, put_upload  # noqa: E402
 
 GOAL_P95 = 1.0  # seconds, draw → prediction
-CANVAS_KEY = "canvas-0"  # ui.drawing.canvas_key() before any Clear
+CANVAS_KEY = "canvas-0"  # ui.digit_input.canvas_key() before any Clear
 BOMB_RUN = "20261201-100000-bomb"  # the handed-in run with a zip-bomb model (--hostile)
 DONE_WORDS = ("Training completed", "Training stopped", "Training failed", "Training interrupted")
 
@@ -95,7 +95,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def has_models(runs_dir: Path) -> bool:
     """Bundled models, or a run in `runs_dir` that kept one."""
-    return any((REPO / "models").glob("*.keras")) or any(runs_dir.glob("*/model.keras"))
+    from mnistkit.catalog import BUNDLED_DIR
+
+    return any(BUNDLED_DIR.glob("*.keras")) or any(runs_dir.glob("*/model.keras"))
 
 
 def seed_models(runs_dir: Path, env: dict[str, str]) -> None:

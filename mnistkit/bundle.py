@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mnistkit
+from mnistkit.catalog import BUNDLED_DIR
 from mnistkit.config import ARCHS, TrainConfig
 from mnistkit.runs import atomic_write_json
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
     from mnistkit.progress import Progress
 
-BUNDLE_DIR = Path(__file__).resolve().parents[1] / "models"
 AUGMENT_PREFIX = "aug_"  # models.augmentation_layers() names its layers aug_*
 INFO_KEYS = (
     "arch",
@@ -75,19 +75,19 @@ def recipe(arch: str, augment: bool = True) -> TrainConfig:
     )
 
 
-def bundled_paths(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> tuple[Path, Path]:
+def bundled_paths(arch: str, folder: str | os.PathLike[str] = BUNDLED_DIR) -> tuple[Path, Path]:
     """(`{arch}.keras`, `{arch}.json`) in a bundle folder."""
     folder = Path(folder)
     return folder / f"{arch}.keras", folder / f"{arch}.json"
 
 
-def bundled_model_path(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> Path | None:
+def bundled_model_path(arch: str, folder: str | os.PathLike[str] = BUNDLED_DIR) -> Path | None:
     """The bundled model file for an architecture, or None when it is not there."""
     path = bundled_paths(arch, folder)[0]
     return path if path.is_file() else None
 
 
-def read_info(arch: str, folder: str | os.PathLike[str] = BUNDLE_DIR) -> dict[str, Any] | None:
+def read_info(arch: str, folder: str | os.PathLike[str] = BUNDLED_DIR) -> dict[str, Any] | None:
     """The JSON beside a bundled model, or None when missing or unreadable."""
     try:
         return json.loads(bundled_paths(arch, folder)[1].read_text(encoding="utf-8"))
@@ -162,7 +162,7 @@ def default_command(arch: str, augment: bool) -> str:
 
 def pretrain(
     arch: str,
-    out: str | os.PathLike[str] = BUNDLE_DIR,
+    out: str | os.PathLike[str] = BUNDLED_DIR,
     *,
     config: TrainConfig | None = None,
     data_dir: str | os.PathLike[str] | None = None,
@@ -213,7 +213,7 @@ def pretrain(
 
 
 def record_pendigits(
-    arch: str, measurement: dict[str, Any], folder: str | os.PathLike[str] = BUNDLE_DIR
+    arch: str, measurement: dict[str, Any], folder: str | os.PathLike[str] = BUNDLED_DIR
 ) -> None:
     """Store a pendigits measurement (from benchmarks/drawn_digits_accuracy.py) in the JSON."""
     info = read_info(arch, folder)

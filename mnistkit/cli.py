@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mnistkit.catalog import BUNDLED_DIR
 from mnistkit.config import (
     ACTIVATION_NAMES,
     ARCHS,
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("pretrain", help="train and export the bundled models (models/*.keras)")
     b.add_argument("--arch", choices=(*ARCHS, "both"), default="both")
-    b.add_argument("--out", default="models", help="folder for {arch}.keras and {arch}.json")
+    b.add_argument("--out", default=BUNDLED_DIR, help="folder for {arch}.keras and {arch}.json")
     b.add_argument("--no-augment", action="store_true", help="the recipe without augmentation")
     b.add_argument("--epochs", type=int, help="override the recipe (for quick checks)")
     b.add_argument("--subset", type=int, help="override the recipe (for quick checks)")

@@ -10,6 +10,7 @@ import tempfile
 import threading
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,47 @@ def _validate(data: Mnist, source: str) -> Mnist:
             arr.setflags(write=False)
         out.append((x, y))
     return out[0], out[1]
+
+
+# --- where the data comes from ----------------------------------------------------------
+
+KERAS_HOME_ENV = "KERAS_HOME"  # Keras keeps its download in $KERAS_HOME/datasets (~/.keras)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where `load_mnist(data_dir)` would read MNIST from, and a sentence that says so."""
+
+    kind: str  # "folder" | "keras-cache" | "download" | "error"
+    path: Path | None  # the folder, Keras' mnist.npz (present or to come), or None on error
+    message: str
+
+
+def keras_cache_path() -> Path:
+    """Where Keras keeps (or will keep) its downloaded ``mnist.npz``."""
+    home = Path(os.environ.get(KERAS_HOME_ENV, "~/.keras")).expanduser()
+    return home / "datasets" / NPZ_NAME
+
+
+def describe_source(data_dir: str | Path | None = None) -> DataSource:
+    """Say where MNIST comes from without reading it: ``data_dir`` or ``$MNISTKIT_DATA_DIR``
+    (an "error" when that folder is missing), else Keras' download cache, else a download.
+    Never raises."""
+    try:
+        folder = resolve_data_dir(data_dir)
+    except DataError as exc:
+        return DataSource("error", None, str(exc))
+    if folder is not None:
+        where = "data_dir" if data_dir is not None else DATA_ENV
+        message = f"MNIST is read from the folder `{folder}` (`{where}`)."
+        return DataSource("folder", folder, message)
+    cached = keras_cache_path()
+    if cached.is_file():
+        message = f"MNIST comes from Keras' download cache: `{cached}`."
+        return DataSource("keras-cache", cached, message)
+    return DataSource(
+        "download",
+        cached,
+        "No MNIST folder is set, so the first page that needs the data downloads it through "
+        "Keras (about 11 MB; needs the internet).",
+    )

@@ -282,6 +282,10 @@ class RunInfo:
         return self.status == "broken"
 
 
+class RunBusyError(ValueError):
+    """A run that is still queued or training cannot be deleted."""
+
+
 class RunStore:
     """Run folders under one root; the root is created on the first write."""
 
@@ -362,10 +366,13 @@ class RunStore:
         return self._inside(run_dir) / MODEL_FILE
 
     def delete(self, run_id: str | os.PathLike[str]) -> None:
-        """Delete a run folder; refuses anything that resolves outside the root."""
+        """Delete a run folder; refuses anything that resolves outside the root, and a run
+        that is still training (`RunBusyError`, see `is_live`)."""
         path = self._inside(run_id)
         if path.is_symlink() or not path.is_dir():
             raise FileNotFoundError(f"no run folder {path.name!r} in {self.root}")
+        if self.is_live(path.name):
+            raise RunBusyError(f"{path.name} is still training: stop it first.")
         unregister_active(path)
         shutil.rmtree(path)
 
@@ -487,3 +494,21 @@ class RunStore:
             message=status.get("message"),
             updated=status.get("updated"),
         )
+
+    def is_live(self, run_id: str | os.PathLike[str]) -> bool:
+        """True while a readable run is queued or running and its process is alive."""
+        info = self.load(run_id)
+        return info.status in LIVE_STATUSES and not info.broken and pid_alive(info.pid or 0)
+
+    def predictions(self, run_id: str | os.PathLike[str]) -> list[int] | None:
+        """The run's predicted digit for each test image (``predictions.json``); None when the
+        file is missing, unreadable or not a list of digits 0–9. Never raises."""
+        try:
+            values = json.loads((self._inside(run_id) / "predictions.json").read_bytes())
+        except (OSError, ValueError, RecursionError):  # missing, not JSON, outside the root
+            return None
+        if not isinstance(values, list):
+            return None
+        if not all(type(v) is int and 0 <= v <= 9 for v in values):
+            return None  # bools, floats, strings and out-of-range labels are all wrong here
+        return values

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from mnistkit.runs import register_active, unregister_active
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARE = str(ROOT / "app_pages" / "compare.py")
@@ -113,3 +117,28 @@ def test_compare_does_not_import_tensorflow(trained_copy, render_in_subprocess):
     result = render_in_subprocess(COMPARE)
     assert result[COMPARE]["exceptions"] == []
     assert not result["tensorflow_imported"]
+
+
+def test_delete_refuses_a_run_that_is_still_training(runs_dir, make_run):
+    busy = make_run(runs_dir, "20240101-120000-busy", status="running")
+    status = json.loads((busy / "status.json").read_text())
+    (busy / "status.json").write_text(json.dumps({**status, "pid": os.getpid()}))
+    register_active(busy)  # this process is training it (else start-up marks it interrupted)
+    try:
+        at = open_page()
+        at.selectbox(key="compare_delete").set_value(busy.name).run()
+        at.checkbox(key="compare_confirm").check().run()
+        at.button(key="compare_delete_button").click().run()
+    finally:
+        unregister_active(busy)
+    assert not at.exception
+    assert busy.is_dir()
+    assert [e.value for e in at.error] == [f"{busy.name} is still training: stop it first."]
+
+
+def test_predictions_json_is_read_through_the_store(runs_dir, make_run):
+    """A damaged predictions.json: a caption, never a crash."""
+    run = make_run(runs_dir, "20240101-120000-odd", predictions=[7, "x"])
+    at = open_page()
+    assert not at.exception
+    assert run.is_dir() and any("no predictions" in c.value for c in at.caption)

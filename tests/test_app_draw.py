@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import re
 import sys
 import types
 from pathlib import Path
@@ -21,8 +20,8 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from mnistkit.preprocess import DOT_MESSAGE
-from ui.drawing import HIGHLIGHT, bars_svg, default_models, plain, read_upload
-from ui.resources import ModelChoice
+from tests.test_ui_bars import highlighted
+from ui.digit_input import plain
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the models
@@ -89,11 +88,6 @@ def charts(at: AppTest) -> list[str]:
     """The probability bar charts on the page, as SVG text."""
     urls = [url for image in at.image for url in image.value]
     return [base64.b64decode(u[len(SVG) :]).decode() for u in urls if u.startswith(SVG)]
-
-
-def highlighted(svg: str) -> list[str]:
-    """The digits whose bar is drawn in the highlight colour."""
-    return re.findall(rf'data-digit="(\d)"[^>]*fill="{HIGHLIGHT}"', svg)
 
 
 def step_images(at: AppTest) -> dict[str, str]:
@@ -163,7 +157,7 @@ def test_clear_gives_the_canvas_a_new_key(trained_copy, canvas):
 
 
 def test_no_models_says_how_to_get_one(runs_dir, canvas, monkeypatch, tmp_path):
-    monkeypatch.setattr("ui.resources.BUNDLED_DIR", tmp_path / "no-bundled-models")
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", tmp_path / "no-bundled-models")
     at = run_page()
     assert "Train" in at.warning[0].value
     assert not predictions(at)
@@ -210,16 +204,6 @@ def test_a_bad_upload_shows_an_error_and_nothing_else_breaks(trained_copy, canva
     assert not predictions(at) and at.info[0].value == "Draw a digit"
 
 
-def test_read_upload_turns_image_errors_into_one_sentence():
-    upload = types.SimpleNamespace(name="x.png", getvalue=lambda: b"GIF89a garbage")
-    image, error = read_upload(upload)
-    assert image is None and error.startswith("Cannot use “x\\.png”:")
-    good = types.SimpleNamespace(name="ok.png", getvalue=lambda: png_bytes(canvas_drawing()))
-    image, error = read_upload(good)
-    assert error is None and image.shape == (280, 280) and image.dtype == np.uint8
-    assert read_upload(None) == (None, None)
-
-
 def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     at = run_page(draw_move=True)  # the expander is open
     moved = predictions(at, "Moved")
@@ -234,34 +218,6 @@ def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     assert len(at.get("vega_lite_chart")) == 1  # the sideways-slide curves
 
 
-def test_default_models_prefer_bundled_then_newest_of_each_kind():
-    def choice(label, arch, bundled=False):
-        return ModelChoice(label, Path(f"/m/{label}.keras"), arch, bundled)
-
-    runs = [choice("new-cnn", "cnn"), choice("new-dense", "dense"), choice("old-cnn", "cnn")]
-    assert default_models(runs) == ["new-dense", "new-cnn"]
-    bundled = [choice("pretrained cnn", "cnn", True), choice("pretrained dense", "dense", True)]
-    assert default_models(bundled + runs) == ["pretrained dense", "pretrained cnn"]
-    assert default_models([choice("odd", None)]) == []
-
-
-def test_plain_escapes_markdown_and_html():
-    assert plain("**a** <i>b</i> [c](d)") == r"\*\*a\*\* \<i\>b\</i\> \[c\]\(d\)"
-
-
-def test_bars_show_every_digit_on_a_fixed_axis_and_highlight_the_top():
-    probs = np.array([0.01, 0.02, 0.0, 0.06, 0.0, 0.0, 0.01, 0.88, 0.02, 0.0])
-    svg = bars_svg(probs, height=130)
-    assert highlighted(svg) == ["7"]
-    assert re.findall(r'data-digit="(\d)"', svg) == list("0123456789")
-    heights = [float(h) for h in re.findall(r'class="bar"[^>]*height="([\d.]+)"', svg)]
-    plot = heights[7] / 0.88  # bar heights are in proportion to the probability, on one axis
-    assert heights == pytest.approx([plot * p for p in probs], abs=0.1)
-    assert all(f">{t}%</text>" in svg for t in (0, 20, 40, 60, 80, 100))
-    assert ">88%</text>" in svg and ">6%</text>" in svg and ">2%</text>" not in svg
-    assert 'height="130"' in svg
-
-
 # --- loading the models before the first stroke --------------------------------------------
 
 
@@ -270,7 +226,7 @@ def test_the_page_preloads_its_models_and_the_first_stroke_uses_them(
 ):
     from ui import resources
 
-    monkeypatch.setattr(resources, "BUNDLED_DIR", tmp_path / "none")  # this test's runs only
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", tmp_path / "none")  # this test's runs only
     runs = {
         str(trained_copy.root / r / "model.keras") for r in (trained_copy.dense, trained_copy.cnn)
     }
@@ -316,11 +272,12 @@ def test_preloading_can_be_switched_off(tmp_path, monkeypatch):
 
 
 def test_the_shared_model_list_sees_a_new_run_at_once(trained_copy, make_run, monkeypatch):
+    from mnistkit import catalog
     from ui import resources
 
     listings = []
-    real = resources.list_choices
-    monkeypatch.setattr(resources, "list_choices", lambda *a: listings.append(1) or real(*a))
+    real = catalog.list_choices
+    monkeypatch.setattr(catalog, "list_choices", lambda *a: listings.append(1) or real(*a))
     before = resources.model_choices()
     assert resources.model_choices() == before and len(listings) == 1  # listed once, shared
     run = make_run(trained_copy.root, "20991231-000000-new")

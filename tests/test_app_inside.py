@@ -3,12 +3,16 @@ fixture (tests/conftest.py) and the real MNIST test set."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from mnistkit.data import DATA_ENV
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "inside.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the model
@@ -77,6 +81,19 @@ def test_misclassified_image_is_really_misclassified(trained_copy):
     assert not at.exception and at.number_input(key="inside_mistake").value == 1
 
 
+def test_mistakes_come_from_the_runs_own_predictions(trained_copy):
+    """A run's predictions.json picks the mistakes: the page does not predict 10 000 images."""
+    from mnistkit.data import load_mnist
+
+    _, (_, y_test) = load_mnist(os.environ[DATA_ENV])
+    said = y_test.astype(int).tolist()
+    said[5] = (said[5] + 1) % 10  # the one "mistake" in this run's own file
+    (trained_copy.root / trained_copy.cnn / "predictions.json").write_text(json.dumps(said))
+    at = run_page(trained_copy.cnn, inside_source="Misclassified test image")
+    assert at.number_input(key="inside_mistake").label == "Mistake (of 1)"
+    assert any("test image 5," in c for img in at.image for c in img.captions)
+
+
 def test_my_drawing_needs_a_drawing_first(trained_copy):
     at = run_page(trained_copy.cnn, inside_source="My drawing")
     assert "Draw" in at.info[0].value and not at.metric
@@ -97,7 +114,7 @@ def test_dense_model_shows_hidden_activations(trained_copy):
 
 
 def test_no_models_says_how_to_get_one(runs_dir, monkeypatch, tmp_path):
-    monkeypatch.setattr("ui.resources.BUNDLED_DIR", tmp_path / "no-bundled-models")
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", tmp_path / "no-bundled-models")
     at = run_page()
     assert "Train" in at.info[0].value and not at.metric
 
@@ -108,16 +125,3 @@ def test_a_broken_model_is_an_error_not_a_crash(trained_copy, damage):
     at = run_page(trained_copy.cnn)
     assert len(at.error) == 1 and "model.keras" in at.error[0].value
     assert not at.metric
-
-
-def test_montage_tiles_maps_with_gaps_each_on_its_own_scale():
-    from ui.drawing import grid_shape, montage
-
-    maps = np.stack([np.full((28, 28), v, np.float32) for v in range(16)])
-    maps[:, 0, 0] = -1.0  # every map spans -1..v
-    grid = montage(maps, grid_shape(16))
-    assert grid.shape == (4 * 28 + 3 * 2, 4 * 28 + 3 * 2)  # 2-px gaps between 28-px maps
-    assert np.isnan(grid[28:30]).all() and np.isnan(grid[:, 28:30]).all()
-    assert np.nanmin(grid) == 0.0 and np.nanmax(grid) == 1.0
-    assert grid_shape(32) == 8
-    np.testing.assert_array_equal(montage(maps[:2], 2, each=False)[:28, :28], maps[0])

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistkit.bundle import BUNDLE_DIR, INFO_KEYS, bundled_paths, is_augmentation, recipe
+from mnistkit.bundle import INFO_KEYS, bundled_paths, is_augmentation, recipe
+from mnistkit.catalog import BUNDLED_DIR
 from mnistkit.config import TrainConfig
 from tests.helpers import DATA_DIR, draw_digit_png, images, requires_data, run_cli
 
@@ -78,14 +79,14 @@ def test_bundled_cnn_reads_mnist_test_images() -> None:
     from mnistkit.training import predict_proba
 
     (_, _), (x_test, y_test) = load_mnist(DATA_DIR)
-    model = load_model(BUNDLE_DIR / "cnn.keras")
+    model = load_model(BUNDLED_DIR / "cnn.keras")
     pred = predict_proba(model, to_model_input(x_test[:2000])).argmax(axis=1)
     assert np.mean(pred == y_test[:2000]) >= 0.99
 
 
 def test_predict_cli_accepts_the_bundled_model(tmp_path: Path) -> None:
     png = draw_digit_png(tmp_path / "one.png")
-    proc = run_cli("predict", "--model", BUNDLE_DIR / "cnn.keras", "--json", png)
+    proc = run_cli("predict", "--model", BUNDLED_DIR / "cnn.keras", "--json", png)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["error"] is None

@@ -318,3 +318,36 @@ def test_real_mnist():
     assert xtr.shape == (60000, 28, 28) and ytr.shape == (60000,)
     assert xte.shape == (10000, 28, 28) and yte.shape == (10000,)
     assert set(np.unique(ytr)) == set(range(10)) == set(np.unique(yte))
+
+
+# --- describe_source ------------------------------------------------------------------
+
+
+def test_describe_source_a_folder(tmp_path, monkeypatch):
+    source = data.describe_source(tmp_path)
+    assert (source.kind, source.path) == ("folder", tmp_path.resolve())
+    assert str(tmp_path.resolve()) in source.message and "data_dir" in source.message
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    source = data.describe_source()
+    assert source.kind == "folder" and DATA_ENV in source.message
+
+
+def test_describe_source_a_missing_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "nowhere"))
+    source = data.describe_source()
+    assert (source.kind, source.path) == ("error", None)
+    assert "does not exist" in source.message and DATA_ENV in source.message
+
+
+def test_describe_source_keras_cache_or_download(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.KERAS_HOME_ENV, str(tmp_path / "keras"))
+    npz = tmp_path / "keras" / "datasets" / "mnist.npz"
+    assert data.keras_cache_path() == npz
+    source = data.describe_source()
+    assert (source.kind, source.path) == ("download", npz)
+    assert "downloads it through Keras" in source.message
+    npz.parent.mkdir(parents=True)
+    npz.write_bytes(b"")
+    source = data.describe_source()
+    assert (source.kind, source.path) == ("keras-cache", npz)
+    assert str(npz) in source.message

@@ -118,7 +118,7 @@ def tiny_model_file(tmp_path_factory) -> Path:
 @pytest.fixture
 def model_runs(runs_dir: Path, tiny_model_file: Path, monkeypatch) -> dict[str, Path]:
     """A dense and a "cnn" run, each with a tiny model; no bundled models in the way."""
-    monkeypatch.setattr("ui.resources.BUNDLED_DIR", runs_dir.parent / "no-bundled-models")
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", runs_dir.parent / "no-bundled-models")
     return {
         "dense": hand_made_run(runs_dir, "20240101-120000-dense", "dense", tiny_model_file),
         "cnn": hand_made_run(runs_dir, "20240101-120001-cnn", "cnn", tiny_model_file),
@@ -235,7 +235,7 @@ def test_restarted_app_marks_dead_runs_interrupted_and_serves_their_model(
     runs_dir, tiny_model_file, canvas, monkeypatch
 ):
     """At start-up the app flips runs left "running" by a dead process; their model works."""
-    monkeypatch.setattr("ui.resources.BUNDLED_DIR", runs_dir.parent / "no-bundled-models")
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", runs_dir.parent / "no-bundled-models")
     hand_made_run(
         runs_dir,
         "20240101-120000-orphan",

@@ -14,6 +14,7 @@ import pytest
 from mnistkit import runs
 from mnistkit.runs import (
     INTERRUPTED_MESSAGE,
+    RunBusyError,
     RunStore,
     atomic_write_json,
     atomic_write_text,
@@ -366,6 +367,7 @@ def test_list_with_root_a_file(tmp_path: Path) -> None:
 
 def test_delete(store: RunStore) -> None:
     run_dir = store.create("demo", CONFIG)
+    store.set_status(run_dir, "completed")
     store.delete(run_dir.name)
     assert not run_dir.exists()
     with pytest.raises(FileNotFoundError):
@@ -516,3 +518,77 @@ def test_import_is_light() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+# --- the delete policy and predictions -------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["running", "queued"])
+def test_delete_refuses_a_run_that_is_still_training(store: RunStore, status: str) -> None:
+    run_dir = store.create("busy", CONFIG)  # our own, live process
+    _write_status(run_dir, status=status)
+    assert store.is_live(run_dir.name)
+    with pytest.raises(RunBusyError, match=f"{run_dir.name} is still training: stop it first"):
+        store.delete(run_dir.name)
+    assert run_dir.is_dir()
+    assert isinstance(RunBusyError("x"), ValueError)  # pages that catch ValueError still do
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"status": "completed"}, {"status": "failed"}, {"status": "interrupted"}, {"pid": None}],
+)
+def test_delete_allows_a_finished_or_ownerless_run(store: RunStore, fields: dict) -> None:
+    run_dir = store.create("done", CONFIG)
+    _write_status(run_dir, **fields)
+    assert not store.is_live(run_dir.name)
+    store.delete(run_dir.name)
+    assert not run_dir.exists()
+
+
+def test_delete_allows_a_run_whose_process_died_or_that_is_broken(store: RunStore) -> None:
+    dead = store.create("dead", CONFIG)
+    _write_status(dead, pid=_dead_pid())
+    broken = store.create("broken", CONFIG)
+    (broken / "status.json").write_text("{not json")
+    for run_dir in (dead, broken):
+        assert not store.is_live(run_dir.name)
+        store.delete(run_dir.name)
+        assert not run_dir.exists()
+
+
+def test_predictions(store: RunStore) -> None:
+    run_dir = store.create("p", CONFIG)
+    assert store.predictions(run_dir.name) is None  # not written yet
+    store.write_json(run_dir, "predictions.json", [7, 2, 1, 0, 9])
+    assert store.predictions(run_dir.name) == [7, 2, 1, 0, 9]
+    assert store.predictions(run_dir) == [7, 2, 1, 0, 9]  # a run folder works too
+    assert store.predictions("no-such-run") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[7, 2",  # cut short
+        '{"0": 7}',
+        "7",
+        "[7, 10]",
+        "[7, -1]",
+        "[7, 2.0]",
+        "[7, true]",
+        '[7, "2"]',
+        "[[7]]",
+        "[" * 100_000,  # deeper than json can nest
+        "\udcff",
+    ],
+)
+def test_predictions_of_a_damaged_file_are_none(store: RunStore, text: str) -> None:
+    run_dir = store.create("p", CONFIG)
+    (run_dir / "predictions.json").write_text(text, errors="surrogateescape")
+    assert store.predictions(run_dir.name) is None
+
+
+@pytest.mark.parametrize("bad", ["..", "../victim", "/"])
+def test_predictions_never_read_outside_the_root(store: RunStore, bad: str) -> None:
+    store.create("p", CONFIG)
+    assert store.predictions(bad) is None

@@ -57,6 +57,11 @@ CONFUSION = (
     "everything else shows which digits get mixed up."
 )
 
+NO_MODEL = (
+    "No model yet. Open the **Train** page and train one (the *quick lesson demo* preset takes "
+    "about 20 seconds for the CNN), or run `python -m mnistkit train --arch cnn` in a terminal."
+)
+
 
 def page_link(page: str, label: str, icon: str | None = None) -> None:
     """`st.page_link`, or a plain caption when the page is not registered (a page run alone)."""

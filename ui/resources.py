@@ -13,26 +13,15 @@ import os
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from mnistkit import catalog
+from mnistkit.catalog import ModelChoice
 from mnistkit.data import load_mnist
 from mnistkit.runs import RunInfo, RunStore, resolve_runs_dir
-
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "models"
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model a page can offer: a bundled pretrained one or a run's best checkpoint."""
-
-    label: str
-    path: Path
-    arch: str | None
-    bundled: bool
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,53 +41,60 @@ def mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray
     return load_mnist(os.environ.get("MNISTKIT_DATA_DIR") or None)
 
 
+def run_predictions(info: RunInfo) -> np.ndarray | None:
+    """`RunStore.predictions` of a run as an array (None without valid ones), read once per
+    version of its predictions.json: Compare and Inside ask on every rerun."""
+    store = RunStore(info.path.parent)
+    mtime = model_mtime(info.path / "predictions.json")
+    return None if mtime < 0 else _predictions(str(store.root), info.run_id, mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _predictions(root: str, run_id: str, mtime: float) -> np.ndarray | None:
+    labels = RunStore(root).predictions(run_id)
+    return None if labels is None else np.asarray(labels, dtype=np.int8)
+
+
+def predicted_test_labels(choice: ModelChoice) -> np.ndarray:
+    """The model's predicted digit for every MNIST test image: a run's own predictions.json
+    when it has valid ones, else predicted once per model file (bundled models have none)."""
+    if choice.run_id is not None:
+        labels = run_predictions(run_store().load(choice.run_id))
+        if labels is not None and len(labels) == len(mnist()[1][1]):
+            return labels
+    return _predict_test_labels(str(choice.path), model_mtime(choice.path))
+
+
+@st.cache_data(show_spinner="Classifying the 10 000 test images…", max_entries=8)
+def _predict_test_labels(path: str, mtime: float) -> np.ndarray:
+    from mnistkit.data import to_model_input
+
+    _, (x_test, _) = mnist()
+    return predictor(path).proba(to_model_input(x_test)).argmax(axis=1).astype(np.int8)
+
+
 CHOICES_TTL_S = 2.0  # a new or deleted run shows at once; a run's new model within this
 
 
 def model_choices(store: RunStore | None = None) -> list[ModelChoice]:
-    """Bundled models first, then every run that kept a model, newest first.
+    """`mnistkit.catalog.list_choices`: bundled models first, then every run that kept a
+    model, newest first.
 
     Without `store` (the app's runs folder), the list is shared for `CHOICES_TTL_S` seconds:
     the Draw page asks on every stroke, and listing reads every run's JSON files (~5 ms for
     40 runs). A run folder added or removed changes the folder's mtime, a new key.
     """
     if store is not None:
-        return list_choices(store)
-    root = str(resolve_runs_dir())
-    return list(
-        _shared_choices(str(BUNDLED_DIR), model_mtime(BUNDLED_DIR), root, model_mtime(root))
-    )
+        return catalog.list_choices(store)
+    root, bundled = str(resolve_runs_dir()), catalog.BUNDLED_DIR
+    return list(_shared_choices(str(bundled), model_mtime(bundled), root, model_mtime(root)))
 
 
 @st.cache_resource(show_spinner=False, ttl=CHOICES_TTL_S, max_entries=8)
 def _shared_choices(
     bundled_dir: str, bundled_mtime: float, root: str, root_mtime: float
 ) -> tuple[ModelChoice, ...]:
-    return tuple(list_choices(_store(root), Path(bundled_dir)))
-
-
-def default_choices(choices: Iterable[ModelChoice]) -> list[ModelChoice]:
-    """The first dense and the first CNN offered (bundled ones come first, then newest runs)."""
-    picked: dict[str, ModelChoice] = {}
-    for choice in choices:
-        if choice.arch in ("dense", "cnn") and choice.arch not in picked:
-            picked[choice.arch] = choice
-    return [picked[a] for a in ("dense", "cnn") if a in picked]
-
-
-def list_choices(store: RunStore, bundled_dir: Path | None = None) -> list[ModelChoice]:
-    """The models `model_choices` offers, listed now from `store` and the bundled folder."""
-    bundled_dir = BUNDLED_DIR if bundled_dir is None else bundled_dir
-    choices = [
-        ModelChoice(f"pretrained {p.stem}", p, p.stem if p.stem in ("dense", "cnn") else None, True)
-        for p in sorted(bundled_dir.glob("*.keras"))
-    ]
-    for info in store.list():
-        if info.has_model and not info.broken:
-            choices.append(
-                ModelChoice(run_label(info), info.path / "model.keras", info.arch, False)
-            )
-    return choices
+    return tuple(catalog.list_choices(_store(root), Path(bundled_dir)))
 
 
 def model_mtime(path: str | Path) -> float:
@@ -107,11 +103,6 @@ def model_mtime(path: str | Path) -> float:
         return Path(path).stat().st_mtime
     except OSError:
         return -1.0
-
-
-def run_label(info: RunInfo) -> str:
-    acc = f", {info.test_accuracy:.2%}" if info.test_accuracy is not None else ""
-    return f"{info.run_id} ({info.arch or '?'}{acc})"
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
@@ -168,7 +159,7 @@ def preload_models(paths: Iterable[str | Path]) -> list[Path]:
 def preload_default_models() -> list[Path]:
     """`preload_models` for the Draw page's default models; the app calls it after each page
     run, so they load while the first page is read, before anyone opens Draw."""
-    return preload_models(choice.path for choice in default_choices(model_choices()))
+    return preload_models(choice.path for choice in catalog.default_choices(model_choices()))
 
 
 def _load_all(todo: list[tuple[str, Future]]) -> None:

@@ -1,0 +1,98 @@
+"""Tests for mnistkit.catalog: which models exist, their labels, the default picks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnistkit import catalog
+from mnistkit.catalog import ModelChoice, default_choices, list_choices, run_label
+from mnistkit.runs import RunStore
+from tests.conftest import write_run
+
+
+def choice(label: str, arch: str | None, bundled: bool = False) -> ModelChoice:
+    return ModelChoice(label, Path(f"/m/{label}.keras"), arch, bundled)
+
+
+def labels(choices) -> list[str]:
+    return [c.label for c in choices]
+
+
+def test_the_bundled_folder_is_the_repositorys_models_folder():
+    import mnistkit.bundle
+
+    assert catalog.BUNDLED_DIR == Path(__file__).resolve().parents[1] / "models"
+    assert mnistkit.bundle.BUNDLED_DIR is catalog.BUNDLED_DIR
+
+
+def test_defaults_prefer_bundled_then_newest_of_each_kind():
+    runs = [choice("new-cnn", "cnn"), choice("new-dense", "dense"), choice("old-cnn", "cnn")]
+    assert labels(default_choices(runs)) == ["new-dense", "new-cnn"]
+    bundled = [choice("pretrained cnn", "cnn", True), choice("pretrained dense", "dense", True)]
+    assert labels(default_choices(bundled + runs)) == ["pretrained dense", "pretrained cnn"]
+    assert default_choices([choice("odd", None)]) == []
+
+
+def test_defaults_come_from_the_picked_models_if_possible():
+    offered = [choice("pretrained dense", "dense", True), choice("pretrained cnn", "cnn", True)]
+    picked = [choice("my-cnn", "cnn"), choice("other-cnn", "cnn")]
+    assert labels(default_choices(offered, picked)) == ["pretrained dense", "my-cnn"]
+    odd = [choice("a", None), choice("b", None), choice("c", None)]
+    assert labels(default_choices([], odd)) == ["a", "b"]  # no dense nor CNN: the first two
+
+
+@pytest.mark.parametrize(
+    "metrics, shown",
+    [
+        ({"test_accuracy": 0.97123}, "r (dense, 97.12%)"),
+        ({"test_accuracy": "n/a"}, "r (dense)"),
+        ({"test_accuracy": True}, "r (dense)"),
+        ({}, "r (dense)"),
+        (None, "r (dense)"),
+    ],
+)
+def test_run_label_is_tolerant_of_odd_metrics(tmp_path, metrics, shown):
+    files = {} if metrics is None else {"metrics": metrics}
+    write_run(tmp_path, "r", **files)
+    assert run_label(RunStore(tmp_path).load("r")) == shown
+
+
+def test_run_label_of_an_unknown_arch(tmp_path):
+    folder = write_run(tmp_path, "r")
+    (folder / "config.json").write_text(json.dumps({"optimizer": "adam"}))
+    assert run_label(RunStore(tmp_path).load("r")) == "r (?)"
+
+
+def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    for name in ("dense", "cnn", "extra"):
+        (bundled / f"{name}.keras").write_bytes(b"")
+    root = tmp_path / "runs"
+    for run_id in ("20240101-120000-a", "20240102-120000-b", "20240103-120000-nomodel"):
+        write_run(root, run_id, metrics={"test_accuracy": 0.5})
+    for run_id in ("20240101-120000-a", "20240102-120000-b"):
+        (root / run_id / "model.keras").write_bytes(b"")
+    write_run(root, "20240104-120000-broken", status=None)
+    (root / "20240104-120000-broken" / "model.keras").write_bytes(b"")
+
+    choices = list_choices(RunStore(root), bundled)
+    assert labels(choices) == [
+        "pretrained cnn",
+        "pretrained dense",
+        "pretrained extra",
+        "20240102-120000-b (dense, 50.00%)",
+        "20240101-120000-a (dense, 50.00%)",
+    ]
+    assert [c.arch for c in choices] == ["cnn", "dense", None, "dense", "dense"]
+    assert [c.bundled for c in choices] == [True, True, True, False, False]
+    assert choices[3].path == root / "20240102-120000-b" / "model.keras"
+    assert [c.run_id for c in choices] == [None] * 3 + ["20240102-120000-b", "20240101-120000-a"]
+
+
+def test_list_choices_reads_the_bundled_folder_when_called(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "BUNDLED_DIR", tmp_path / "none")
+    assert list_choices(RunStore(tmp_path / "runs")) == []

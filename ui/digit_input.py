@@ -1,0 +1,74 @@
+"""The Draw page's input: the 280×280 canvas, its Clear button, and a picture upload.
+
+Also `plain`, which shows any user text (an uploaded file's name) literally in Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import streamlit as st
+
+from mnistkit.preprocess import MAX_BYTES, ImageError, load_image
+
+CANVAS_SIZE = 280  # px, 10x MNIST's 28
+STROKE_WIDTH = 20  # px: a thick marker, about 2 px after scaling to 28x28
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+
+
+def canvas_key() -> str:
+    """The canvas widget's current key; Clear moves to a new one (a fresh, empty canvas)."""
+    st.session_state.setdefault("canvas_generation", 0)
+    return f"canvas-{st.session_state.canvas_generation}"
+
+
+def clear_canvas() -> None:
+    """Button callback: forget the drawing by giving the canvas a new key."""
+    st.session_state.canvas_generation = st.session_state.get("canvas_generation", 0) + 1
+
+
+def read_canvas(key: str) -> np.ndarray | None:
+    """Show the 280×280 black canvas with a white pen; its RGBA pixels, or None before drawing."""
+    # Imported here: the component registers itself with a running Streamlit on import.
+    from streamlit_drawable_canvas import st_canvas
+
+    result = st_canvas(
+        stroke_width=STROKE_WIDTH,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        update_streamlit=True,
+        return_image_data=True,
+        key=key,
+    )
+    return result.image_data
+
+
+def upload_widget(key: str = "draw_upload"):
+    """A file uploader for one picture, capped at the library's byte limit."""
+    return st.file_uploader(
+        "Upload a picture of one digit",
+        type=UPLOAD_TYPES,
+        key=key,
+        max_upload_size=MAX_BYTES // 2**20,
+        help="A photo or scan of a digit: light ink on dark or dark ink on paper both work.",
+    )
+
+
+def read_upload(uploaded) -> tuple[np.ndarray | None, str | None]:
+    """(grey image, None) for a readable picture, (None, the reason) otherwise, (None, None)
+    when nothing is uploaded."""
+    if uploaded is None:
+        return None, None
+    try:
+        return load_image(uploaded.getvalue()), None
+    except ImageError as exc:
+        return None, f"Cannot use “{plain(uploaded.name)}”: {exc}"
+
+
+def plain(text: str) -> str:
+    """`text` with Markdown's special characters escaped, so st.* shows it literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
