@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from mnistkit.atomic import atomic_replace
 from mnistkit.progress import Progress
 
 
@@ -88,20 +87,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         self.best, self.best_epoch = float(value), epoch
         self.best_weights = self.model.get_weights()
-        save_model_atomic(self.model, self.path)
-
-
-def save_model_atomic(model: keras.Model, path: str | Path) -> None:
-    """`model.save` to a temporary `.keras` file beside `path`, then rename over it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        atomic_replace(self.path, self.model.save, suffix=".keras")
 
 
 def _is_number(value: object) -> bool:

@@ -6,13 +6,14 @@ import gzip
 import math
 import os
 import struct
-import tempfile
 import threading
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from mnistkit.atomic import atomic_replace
 
 DATA_ENV = "MNISTKIT_DATA_DIR"
 NPZ_NAME = "mnist.npz"
@@ -152,18 +153,15 @@ def download(target_dir: str | Path) -> Path:
     target = Path(target_dir).expanduser()
     (x_train, y_train), (x_test, y_test) = _validate(_load_from_keras(), "the Keras download")
     dest = target / NPZ_NAME
-    tmp_name = None
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: given a name, numpy would add ".npz"
+            np.savez_compressed(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+
     try:
         target.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=target, prefix=".mnist-", suffix=".npz.tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            np.savez_compressed(tmp, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        os.replace(tmp_name, dest)
+        atomic_replace(dest, write, suffix=".npz")
     except OSError as exc:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
         raise DataError(f"Could not write {dest} ({exc}).") from exc
     return dest
 

@@ -396,17 +396,17 @@ def test_best_checkpoint_saves_only_on_improvement(model, tmp_path):
 
 
 def test_best_checkpoint_writes_atomically(model, tmp_path, monkeypatch):
-    from mnistkit import callbacks
+    from mnistkit import atomic
 
     path = tmp_path / "model.keras"
     replaced: list[tuple[str, str]] = []
-    real_replace = callbacks.os.replace
+    real_replace = atomic.os.replace
 
     def spy(src, dst):
         replaced.append((str(src), str(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(callbacks.os, "replace", spy)
+    monkeypatch.setattr(atomic.os, "replace", spy)
     cb = BestCheckpoint(path)
     cb.set_model(model)
     cb.on_epoch_end(0, {"val_loss": 1.0})
