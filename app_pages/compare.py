@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from mnistkit.data import DataError
-from mnistkit.runs import LIVE_STATUSES, RunInfo, history_csv, pid_alive
+from mnistkit.liveness import pid_alive
+from mnistkit.runs import LIVE_STATUSES, RunInfo, history_csv
 from ui import charts, explain
 from ui.resources import mnist, run_store
 

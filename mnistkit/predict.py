@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnistkit.runs import MODEL_FILE
+
 if TYPE_CHECKING:
     import keras
 
-MODEL_FILE = "model.keras"
 BATCH = 1024
 
 

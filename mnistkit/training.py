@@ -13,9 +13,10 @@ import numpy as np
 from mnistkit import data as mdata
 from mnistkit.callbacks import BestCheckpoint, RecorderCallback
 from mnistkit.config import TrainConfig
+from mnistkit.liveness import register_active, unregister_active
 from mnistkit.models import build_model
 from mnistkit.progress import Progress
-from mnistkit.runs import RunStore, register_active, unregister_active
+from mnistkit.runs import RunStore
 
 EVAL_BATCH = 1024
 

@@ -14,9 +14,10 @@ import pytest
 from mnistkit import training
 from mnistkit.config import TrainConfig
 from mnistkit.data import DataError
+from mnistkit.liveness import is_active
 from mnistkit.predict import load_model
 from mnistkit.progress import Progress
-from mnistkit.runs import RunStore, is_active
+from mnistkit.runs import RunStore
 from mnistkit.training import PreparedData, evaluate, predict_proba, prepare_data, train
 from tests.helpers import DATA_DIR, images, labels, requires_data, shared_run, tiny_model
 
