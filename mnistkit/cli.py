@@ -207,7 +207,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from mnistkit.preprocess import ImageError, load_image, preprocess_digit
+    from mnistkit.imaging import ImageError, load_image
+    from mnistkit.preprocess import preprocess_digit
 
     results: list[dict] = []
     inputs: list[np.ndarray] = []
@@ -346,8 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     from mnistkit.data import DataError
+    from mnistkit.imaging import ImageError
     from mnistkit.predict import ModelError
-    from mnistkit.preprocess import ImageError
 
     known = (CliError, DataError, ImageError, ModelError, OSError)
     try:

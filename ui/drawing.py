@@ -18,7 +18,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from PIL import Image
 
-from mnistkit.preprocess import MAX_BYTES, ImageError, load_image
+from mnistkit.imaging import MAX_BYTES, ImageError, load_image
 from mnistkit.transform import sweep, transform_digit
 from ui.resources import ModelChoice, default_choices, mnist, predictor
 
