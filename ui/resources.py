@@ -95,9 +95,7 @@ def list_choices(store: RunStore, bundled_dir: Path | None = None) -> list[Model
     ]
     for info in store.list():
         if info.has_model and not info.broken:
-            choices.append(
-                ModelChoice(run_label(info), info.model_path, info.arch, False)
-            )
+            choices.append(ModelChoice(run_label(info), info.model_path, info.arch, False))
     return choices
 
 
