@@ -5,6 +5,7 @@ import streamlit as st
 from mnistkit.predict import ModelError
 from mnistkit.preprocess import preprocess_digit
 from ui import drawing
+from ui.messages import PREPROCESS_REASONS
 from ui.resources import model_choices, predictor, preload_models
 
 st.title("Draw & predict")
@@ -44,7 +45,7 @@ with right:
         placeholder="Choose one or more models",
     )
     if result is None or result.empty:
-        st.info(result.message if result is not None and result.message else "Draw a digit")
+        st.info(PREPROCESS_REASONS[result.reason if result and result.reason else "empty"])
     else:
         st.session_state["last_drawing"] = result.input  # for the Inside page
         if offered and not picked:

@@ -14,11 +14,19 @@ import sys
 from collections.abc import Sequence
 
 from mnistkit.config import ACTIVATION_NAMES, ARCHS, OPTIMIZER_NAMES, TrainConfig, seed_defaults
+from mnistkit.errors import MnistkitError
 from mnistkit.quiet import import_tensorflow_quietly
 
 
-class CliError(Exception):
+class CliError(MnistkitError):
     """An error to report in one line with exit status 1."""
+
+
+# What `predict` prints for an image with no digit (`Preprocessed.reason`).
+EMPTY_REASONS = {
+    "empty": "Draw a digit",
+    "dot": "That looks like a single dot — draw a whole digit",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,7 +229,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             entry["error"] = str(exc)
         else:
             if prep.input is None:
-                entry["error"] = prep.message
+                entry["error"] = EMPTY_REASONS[prep.reason or "empty"]
             else:
                 inputs.append(prep.input)
                 slots.append(len(results))
@@ -346,11 +354,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    from mnistkit.data import DataError
-    from mnistkit.imaging import ImageError
-    from mnistkit.predict import ModelError
-
-    known = (CliError, DataError, ImageError, ModelError, OSError)
+    known = (MnistkitError, OSError)  # DataError, ImageError, ModelError, CliError
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

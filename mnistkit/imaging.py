@@ -20,6 +20,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from mnistkit.errors import MnistkitError
+
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 20 * 1024 * 1024
 MAX_SIDE = 2048  # a decoded upload is shrunk to this longer side: one digit needs no more
@@ -27,7 +29,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601-2, as Pillow's 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error)
 
 
-class ImageError(Exception):
+class ImageError(MnistkitError):
     """The upload is not a usable image: unreadable, corrupt, or too large."""
 
 
@@ -38,21 +40,22 @@ def _read_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
             data = bytes(source)
         elif isinstance(source, (str, os.PathLike)):
             if os.path.getsize(source) > MAX_BYTES:
-                raise ImageError(f"File is larger than {MAX_BYTES // 2**20} MiB.")
+                raise ImageError(f"the file is larger than {MAX_BYTES // 2**20} MiB")
             data = Path(source).read_bytes()
         else:
             data = source.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise ImageError(f"Cannot read the file: {exc}") from exc
+        raise ImageError(f"cannot read the file: {exc}") from exc
     if len(data) > MAX_BYTES:
-        raise ImageError(f"File is larger than {MAX_BYTES // 2**20} MiB.")
+        raise ImageError(f"the file is larger than {MAX_BYTES // 2**20} MiB")
     return data
 
 
 def _too_large(width: int, height: int) -> ImageError:
     """The error for an image whose header claims more than MAX_PIXELS pixels."""
     return ImageError(
-        f"Image is too large: {width}×{height} = {width * height:,} pixels (limit {MAX_PIXELS:,})."
+        f"the image is too large: {width}×{height} = {width * height:,} pixels "
+        f"(limit {MAX_PIXELS:,})"
     )
 
 
@@ -99,11 +102,11 @@ def load_image(source: str | Path | bytes | BinaryIO) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise ImageError(f"Image is too large: {size} (limit {MAX_PIXELS:,}).") from exc
+        raise ImageError(f"the image is too large: {size} (limit {MAX_PIXELS:,})") from exc
     except Image.UnidentifiedImageError as exc:
-        raise ImageError("This file is not an image Pillow can read.") from exc
+        raise ImageError("this file is not an image Pillow can read") from exc
     except _DECODE_ERRORS as exc:
-        raise ImageError(f"The image is truncated or corrupt: {exc}") from exc
+        raise ImageError(f"the image is truncated or corrupt: {exc}") from exc
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

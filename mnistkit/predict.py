@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnistkit.errors import MnistkitError
 from mnistkit.runs import MODEL_FILE
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 BATCH = 1024
 
 
-class ModelError(Exception):
+class ModelError(MnistkitError):
     """A model file that cannot be used; the message says why in one sentence."""
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -28,19 +29,21 @@ BLOB_FRACTION = 0.12  # a compact, filled blob up to this share is a single brus
 STROKE = 2.5  # MNIST's median stroke width, px at 28x28 (2A/P of its digits, 10th-90th %: 1.8-3.5)
 WORK = 4  # strokes are measured and thickened with the digit at WORK x BOX px (80 px)
 MAX_GROW = 4  # thicken by at most this many px per side at the working size (+2 px at 28x28)
-EMPTY_MESSAGE = "Draw a digit"
-DOT_MESSAGE = "That looks like a single dot — draw a whole digit"
 
 
 @dataclass(frozen=True, eq=False)
 class Preprocessed:
-    """A model input (28, 28, 1) or None when empty, plus the named intermediate images."""
+    """A model input (28, 28, 1) or None when empty, plus the named intermediate images.
+
+    `reason` says why there is no input: "empty" (no ink) or "dot" (only a speck or a
+    single dab); the UI turns it into words.
+    """
 
     input: np.ndarray | None
     steps: dict[str, np.ndarray] = field(default_factory=dict)
     empty: bool = False
     inverted: bool = False
-    message: str = ""
+    reason: Literal["empty", "dot"] | None = None
 
 
 def _border_median(gray: np.ndarray) -> float:
@@ -172,21 +175,21 @@ def preprocess_digit(
     steps = {"drawing": gray}
     mask = gray > threshold
     if not mask.any():
-        return Preprocessed(None, steps, True, inverted, EMPTY_MESSAGE)
+        return Preprocessed(None, steps, True, inverted, "empty")
     box = _bbox(mask)
     top, bottom, left, right = box
     crop = np.where(mask, gray, 0.0)[top : bottom + 1, left : right + 1].astype(np.float32)
     scaled = _scale_to_box(crop)
     peak = float(scaled.max())
     if _is_dot(mask, box) or peak <= 0.0:
-        return Preprocessed(None, steps, True, inverted, DOT_MESSAGE)
+        return Preprocessed(None, steps, True, inverted, "dot")
     scaled = scaled / peak
     canvas = np.zeros((SIZE, SIZE), np.float32)
     y0, x0 = (SIZE - scaled.shape[0]) // 2, (SIZE - scaled.shape[1]) // 2
     canvas[y0 : y0 + scaled.shape[0], x0 : x0 + scaled.shape[1]] = scaled
     centred = _centre_by_mass(canvas)
     steps.update(cropped=crop, scaled=scaled, centred=centred)
-    return Preprocessed(centred[..., None], steps, False, inverted, "")
+    return Preprocessed(centred[..., None], steps, False, inverted)
 
 
 def naive_resize(image: np.ndarray) -> np.ndarray:

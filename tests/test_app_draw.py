@@ -20,8 +20,8 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from mnistkit.preprocess import DOT_MESSAGE
 from ui.drawing import HIGHLIGHT, bars_svg, default_models, plain, read_upload
+from ui.messages import PREPROCESS_REASONS
 from ui.resources import ModelChoice
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
@@ -144,7 +144,7 @@ def test_an_empty_canvas_asks_for_a_digit(trained_copy, canvas, image):
 def test_a_single_dot_is_not_a_digit(trained_copy, canvas):
     canvas.image = canvas_drawing(points=[(140, 140)])
     at = run_page()
-    assert at.info[0].value == DOT_MESSAGE
+    assert at.info[0].value == PREPROCESS_REASONS["dot"]
     assert not predictions(at)
 
 

@@ -15,6 +15,7 @@ LIGHT = (
     "mnistkit.config",
     "mnistkit.data",
     "mnistkit.atomic",
+    "mnistkit.errors",
     "mnistkit.liveness",
     "mnistkit.runs",
     "mnistkit.imaging",

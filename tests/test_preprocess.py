@@ -8,8 +8,6 @@ from PIL import Image, ImageDraw
 
 from mnistkit.imaging import to_gray
 from mnistkit.preprocess import (
-    DOT_MESSAGE,
-    EMPTY_MESSAGE,
     STROKE,
     naive_resize,
     preprocess_batch,
@@ -64,7 +62,7 @@ def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
 @pytest.mark.parametrize("mode", ["RGBA", "RGB", "L"])
 def test_output_shape_dtype_range(mode):
     result = preprocess_digit(draw(mode=mode))
-    assert not result.empty and not result.inverted and result.message == ""
+    assert not result.empty and not result.inverted and result.reason is None
     assert result.input.shape == (28, 28, 1) and result.input.dtype == np.float32
     assert result.input.min() >= 0.0 and result.input.max() == pytest.approx(1.0)
     assert list(result.steps) == ["drawing", "cropped", "scaled", "centred"]
@@ -135,14 +133,14 @@ def test_thick_strokes_are_not_thinned():
 )
 def test_empty_canvas(canvas):
     result = preprocess_digit(canvas)
-    assert result.empty and result.input is None and result.message == EMPTY_MESSAGE
+    assert result.empty and result.input is None and result.reason == "empty"
     assert list(result.steps) == ["drawing"]
 
 
 @pytest.mark.parametrize("width", [3, 20, 30])
 def test_single_dot_is_empty_with_dot_message(width):
     result = preprocess_digit(draw([(30, -20)], width=width))
-    assert result.empty and result.input is None and result.message == DOT_MESSAGE
+    assert result.empty and result.input is None and result.reason == "dot"
 
 
 def test_short_stroke_is_not_a_dot():
