@@ -186,7 +186,7 @@ if selected:
 
     st.subheader("Downloads")
     d1, d2 = st.columns(2)
-    model_path = focus.path / "model.keras"
+    model_path = focus.model_path
     if focus.has_model:
         d1.download_button(
             "Model (.keras)",

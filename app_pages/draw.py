@@ -10,6 +10,7 @@ from ui.bars import show_prediction
 from ui.digit_input import canvas_key, clear_canvas, read_canvas, read_upload, upload_widget
 from ui.figures import step_strip
 from ui.lesson import transform_lesson
+from ui.messages import PREPROCESS_REASONS
 from ui.resources import model_choices, predictor, preload_models
 
 st.title("Draw & predict")
@@ -50,7 +51,7 @@ with right:
         placeholder="Choose one or more models",
     )
     if result is None or result.empty:
-        st.info(result.message if result is not None and result.message else "Draw a digit")
+        st.info(PREPROCESS_REASONS[result.reason if result and result.reason else "empty"])
     else:
         st.session_state["last_drawing"] = result.input  # for the Inside page
         if offered and not picked:

@@ -247,7 +247,7 @@ with controls:
         key="train_stop",
         disabled=not busy,
         on_click=stop_job,
-        help="Stops within a batch and keeps the best checkpoint; cancels a queued job.",
+        help="Stops within a few batches and keeps the best checkpoint; cancels a queued job.",
     )
     if st.session_state.get("train_error"):
         st.error(st.session_state.train_error)

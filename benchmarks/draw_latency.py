@@ -55,7 +55,7 @@ def find_model(arch: str, runs_dir: Path | None) -> Path | None:
     from mnistkit.runs import RunStore, resolve_runs_dir
 
     info = RunStore(resolve_runs_dir(runs_dir)).latest(arch)
-    return info.path / "model.keras" if info else None
+    return info.model_path if info else None
 
 
 def synthetic_drawings(n: int, seed: int = 0) -> list[bytes]:

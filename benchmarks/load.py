@@ -387,9 +387,9 @@ async def benchmark(args: argparse.Namespace, url: str, sampler: MemorySampler) 
 
 def largest_allowed_side() -> int:
     """The side of the largest square picture the app's image reader accepts."""
-    from mnistkit import preprocess
+    from mnistkit import imaging
 
-    return int(preprocess.MAX_PIXELS**0.5)
+    return int(imaging.MAX_PIXELS**0.5)
 
 
 # --- report -------------------------------------------------------------------------------

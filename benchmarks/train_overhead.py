@@ -1,18 +1,20 @@
 """Training overhead: the app's training path against a bare `model.fit`, as a per-epoch ratio.
 
-The app path is a `TrainingJob` (worker thread, job queue, recorder callback with per-batch
-progress, atomic best-checkpoint saving, history written every epoch) while this thread
-polls `snapshot()` every 0.7 s, as the Train page's fragment does. The bare path is
-`model.fit` of the same compiled model (`build_model`), data and batch size, with only an
-epoch timer. The job skips data preparation (it is handed the same prepared arrays), so
-both sides time training alone.
+The app path is a `TrainingJob` (worker thread, job queue, stop and recorder callbacks
+with per-batch progress, atomic best-checkpoint saving, history written every epoch) while
+this thread polls `snapshot()` every 0.7 s, as the Train page's fragment does. The bare
+path is `model.fit` of the same compiled model (`build_model`), data and batch size, with
+only an epoch timer. The job skips data preparation (it is handed the same prepared
+arrays), so both sides time training alone.
 
-An epoch is timed from one `on_epoch_begin` to the next (the last one to `on_train_end`),
-so the app's epoch-end work (checkpoint, history file) is inside it; wall and process CPU
-seconds are both printed. The first epoch of every run is dropped (tracing). Both paths run
-in this process, alternating, `--rounds` times; the ratio of medians is printed. Then each
-piece of the app's path is timed alone, as a share of an epoch (those figures do not swing
-with the machine's load the way a whole epoch does). Goal (issue 6): ratio ≤ 1.05.
+An epoch is timed from one `on_epoch_begin` to the next (the last one to `on_train_end`) by
+the same `EpochTimer` on both paths (the job hands it to `train(callbacks=...)`, which runs
+it after the run's own), so the app's epoch-end work (checkpoint, history file) is inside
+it; wall and process CPU seconds are both printed. The first epoch of every run is dropped
+(tracing). Both paths run in this process, alternating, `--rounds` times; the ratio of
+medians is printed. Then each piece of the app's path is timed alone, as a share of an
+epoch (those figures do not swing with the machine's load the way a whole epoch does).
+Goal (issue 6): ratio ≤ 1.05.
 
     MNISTKIT_DATA_DIR=../shared/datasets/mnist python benchmarks/train_overhead.py
     python benchmarks/train_overhead.py --batch-size 128 --steps-per-execution 16 --lr 0.01
@@ -65,7 +67,7 @@ def main() -> None:
     import keras
 
     import mnistkit.training as training
-    from mnistkit.callbacks import BestCheckpoint, RecorderCallback
+    from mnistkit.callbacks import BestCheckpoint, RecorderCallback, StopOnRequest
     from mnistkit.config import seed_defaults
     from mnistkit.jobs import JobQueue, TrainingJob
     from mnistkit.models import build_model
@@ -96,7 +98,7 @@ def main() -> None:
             m = self.marks
             return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(m, m[1:], strict=False)][1:]
 
-    class BareTimer(keras.callbacks.Callback):
+    class EpochTimer(keras.callbacks.Callback):
         def __init__(self, clock: Clock) -> None:
             super().__init__()
             self.clock = clock
@@ -107,19 +109,6 @@ def main() -> None:
         def on_train_end(self, logs=None):
             self.clock.mark()
 
-    clock_box: list[Clock] = []
-
-    class TimedRecorder(RecorderCallback):
-        """The app's recorder plus the same epoch marks (it is the first callback)."""
-
-        def on_epoch_begin(self, epoch, logs=None):
-            clock_box[-1].mark()
-            super().on_epoch_begin(epoch, logs)
-
-        def on_train_end(self, logs=None):
-            clock_box[-1].mark()
-
-    training.RecorderCallback = TimedRecorder  # the job's train() picks these up
     training.prepare_data = lambda config, data_dir=None: data
 
     def bare() -> list[tuple[float, float]]:
@@ -133,13 +122,15 @@ def main() -> None:
             epochs=config.epochs,
             batch_size=config.batch_size,
             verbose=0,
-            callbacks=[BareTimer(clock)],
+            callbacks=[EpochTimer(clock)],
         )
         return clock.epochs()
 
     def app(store: RunStore) -> list[tuple[float, float]]:
-        clock_box.append(Clock())
-        job = TrainingJob(config, store, name="overhead", queue=JobQueue(1))
+        clock = Clock()  # the same timer, after the run's own callbacks
+        job = TrainingJob(
+            config, store, name="overhead", queue=JobQueue(1), callbacks=[EpochTimer(clock)]
+        )
         job.start()
         while job.alive:
             job.snapshot()  # what the page's fragment does
@@ -147,7 +138,7 @@ def main() -> None:
         snap = job.snapshot()
         if snap.status != "completed":
             raise SystemExit(f"app run ended {snap.status}: {snap.message}")
-        return clock_box[-1].epochs()
+        return clock.epochs()
 
     print(
         f"{args.arch}, {len(data.x_train)} training images, batch {config.batch_size}, "
@@ -195,8 +186,9 @@ def main() -> None:
 
     progress = Progress()
     progress.begin(config.epochs, steps)
-    recorder = RecorderCallback(progress)
+    recorder, stopper = RecorderCallback(progress), StopOnRequest(progress.stop_event)
     recorder.set_model(model)
+    stopper.set_model(model)
     recorder.on_epoch_begin(0)
     step = [0]
     tensors = {"loss": tf.constant(0.3), "accuracy": tf.constant(0.9)}
@@ -205,6 +197,7 @@ def main() -> None:
         step[0] = step[0] % steps + 1
         logs = keras.src.utils.python_utils.pythonify_logs(tensors)  # what CallbackList does
         recorder.on_train_batch_end(step[0] - 1, logs)
+        stopper.on_train_batch_end(step[0] - 1, logs)
 
     t_batch = per_call(batch_end, 3000)
     for _ in range(max(0, 1500 * 3 - len(progress._batches))):
@@ -230,7 +223,7 @@ def main() -> None:
         t_hist = per_call(lambda: store.write_history(run_dir, progress.snapshot().history), 20)
     epoch = wall_b
     rows = [
-        ("recorder.on_train_batch_end (+ logs to floats)", t_batch, calls_per_epoch),
+        ("recorder + stopper on_train_batch_end (+ logs)", t_batch, calls_per_epoch),
         ("Progress.snapshot() at 1500 points (page poll)", t_snap, epoch / POLL_S),
         ("page redraw: curve frames → Arrow (fragment)", t_draw, epoch / POLL_S),
         ("BestCheckpoint: get_weights + atomic model.save", t_save, 1),

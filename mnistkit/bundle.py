@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mnistkit
+from mnistkit.atomic import atomic_replace, atomic_write_json
 from mnistkit.catalog import BUNDLED_DIR
 from mnistkit.config import ARCHS, TrainConfig
-from mnistkit.runs import atomic_write_json
 
 if TYPE_CHECKING:
     import keras
@@ -127,16 +127,7 @@ def export_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     slim = strip_augmentation(model)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        slim.save(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundled model is for everyone
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_replace(path, slim.save, suffix=".keras")
 
 
 def versions() -> dict[str, str]:

@@ -40,7 +40,7 @@ def list_choices(store: RunStore, bundled_dir: Path | None = None) -> list[Model
     ]
     for info in store.list():
         if info.has_model and not info.broken:
-            path = info.path / "model.keras"  # spelt out until RunInfo has a model path
+            path = info.model_path
             choices.append(ModelChoice(run_label(info), path, info.arch, False, info.run_id))
     return choices
 

@@ -22,6 +22,7 @@ from mnistkit.config import (
     PRESETS,
     TrainConfig,
 )
+from mnistkit.errors import MnistkitError
 from mnistkit.quiet import import_tensorflow_quietly
 
 CLI_PRESET = "seed"  # `train` starts from the seed course's settings unless --preset says
@@ -41,8 +42,15 @@ TRAIN_FLAGS = (  # `train` flags that override the preset: argparse dests = Trai
 )
 
 
-class CliError(Exception):
+class CliError(MnistkitError):
     """An error to report in one line with exit status 1."""
+
+
+# What `predict` prints for an image with no digit (`Preprocessed.reason`).
+EMPTY_REASONS = {
+    "empty": "Draw a digit",
+    "dot": "That looks like a single dot — draw a whole digit",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,7 +254,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from mnistkit.preprocess import ImageError, load_image, preprocess_digit
+    from mnistkit.imaging import ImageError, load_image
+    from mnistkit.preprocess import preprocess_digit
 
     results: list[dict] = []
     inputs: list[np.ndarray] = []
@@ -259,7 +268,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             entry["error"] = str(exc)
         else:
             if prep.input is None:
-                entry["error"] = prep.message
+                entry["error"] = EMPTY_REASONS[prep.reason or "empty"]
             else:
                 inputs.append(prep.input)
                 slots.append(len(results))
@@ -384,11 +393,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    from mnistkit.data import DataError
-    from mnistkit.predict import ModelError
-    from mnistkit.preprocess import ImageError
-
-    known = (CliError, DataError, ImageError, ModelError, OSError)
+    known = (MnistkitError, OSError)  # DataError, ImageError, ModelError, CliError
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

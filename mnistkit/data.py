@@ -6,7 +6,6 @@ import gzip
 import math
 import os
 import struct
-import tempfile
 import threading
 import zipfile
 import zlib
@@ -14,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mnistkit.atomic import atomic_replace
+from mnistkit.errors import MnistkitError
 
 DATA_ENV = "MNISTKIT_DATA_DIR"
 NPZ_NAME = "mnist.npz"
@@ -36,7 +38,7 @@ _cache: dict[str, Mnist] = {}
 _cache_lock = threading.Lock()
 
 
-class DataError(Exception):
+class DataError(MnistkitError):
     """MNIST data is missing, unreadable or malformed; the message says where."""
 
 
@@ -48,26 +50,26 @@ def read_idx(path: str | Path) -> np.ndarray:
         with opener(path, "rb") as f:
             header = f.read(4)
             if len(header) < 4:
-                raise DataError(f"IDX file {path} is too short to hold a header.")
+                raise DataError(f"IDX file {path} is too short to hold a header")
             magic = struct.unpack(">I", header)[0]
             if magic not in IDX_MAGIC:
                 raise DataError(
                     f"IDX file {path} has magic number {magic:#010x}, "
-                    "expected 0x00000801 (labels) or 0x00000803 (images)."
+                    "expected 0x00000801 (labels) or 0x00000803 (images)"
                 )
             ndim = IDX_MAGIC[magic]
             raw_dims = f.read(4 * ndim)
             if len(raw_dims) < 4 * ndim:
-                raise DataError(f"IDX file {path} ends inside its {ndim} dimension sizes.")
+                raise DataError(f"IDX file {path} ends inside its {ndim} dimension sizes")
             dims = struct.unpack(f">{ndim}I", raw_dims)
             expected = math.prod(dims)
             payload = f.read()
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise DataError(f"Could not read IDX file {path} ({exc}).") from exc
+        raise DataError(f"could not read IDX file {path} ({exc})") from exc
     if len(payload) != expected:
         raise DataError(
             f"IDX file {path} declares shape {dims} ({expected} bytes) "
-            f"but holds {len(payload)} bytes of data."
+            f"but holds {len(payload)} bytes of data"
         )
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
 
@@ -80,7 +82,7 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
     path = Path(chosen).expanduser()
     if not path.is_dir():
         source = "data_dir" if data_dir is not None else f"${DATA_ENV}"
-        raise DataError(f"MNIST data folder {path} (from {source}) does not exist.")
+        raise DataError(f"MNIST data folder {path} (from {source}) does not exist")
     return path.resolve()
 
 
@@ -153,19 +155,16 @@ def download(target_dir: str | Path) -> Path:
     target = Path(target_dir).expanduser()
     (x_train, y_train), (x_test, y_test) = _validate(_load_from_keras(), "the Keras download")
     dest = target / NPZ_NAME
-    tmp_name = None
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: given a name, numpy would add ".npz"
+            np.savez_compressed(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+
     try:
         target.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=target, prefix=".mnist-", suffix=".npz.tmp", delete=False
-        ) as tmp:
-            tmp_name = tmp.name
-            np.savez_compressed(tmp, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        os.replace(tmp_name, dest)
+        atomic_replace(dest, write, suffix=".npz")
     except OSError as exc:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
-        raise DataError(f"Could not write {dest} ({exc}).") from exc
+        raise DataError(f"could not write {dest} ({exc})") from exc
     return dest
 
 
@@ -197,7 +196,7 @@ def _load_folder(folder: Path) -> Mnist:
     if npz.is_file():
         return _load_npz(npz)
     missing = ", ".join(f"{n}[.gz]" for n, p in zip(IDX_NAMES, found, strict=True) if p is None)
-    raise DataError(f"No MNIST data in {folder}: missing {missing} and no {NPZ_NAME} either.")
+    raise DataError(f"no MNIST data in {folder}: missing {missing} and no {NPZ_NAME} either")
 
 
 def _load_npz(path: Path) -> Mnist:
@@ -206,10 +205,10 @@ def _load_npz(path: Path) -> Mnist:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]
             if missing:
-                raise DataError(f"{path} lacks the array(s) {', '.join(missing)}.")
+                raise DataError(f"{path} lacks the array(s) {', '.join(missing)}")
             x_train, y_train, x_test, y_test = (f[k] for k in NPZ_KEYS)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"Could not read {path} as a Keras mnist.npz ({exc}).") from exc
+        raise DataError(f"could not read {path} as a Keras mnist.npz ({exc})") from exc
     return (x_train, y_train), (x_test, y_test)
 
 
@@ -219,11 +218,11 @@ def _load_from_keras() -> Mnist:
     try:
         from keras.datasets import mnist
     except ImportError as exc:
-        raise DataError(f"No MNIST folder was given and Keras is not installed; {hint}.") from exc
+        raise DataError(f"no MNIST folder was given and Keras is not installed; {hint}") from exc
     try:
         return mnist.load_data()
     except Exception as exc:  # network errors surface as many different types
-        raise DataError(f"Keras could not download MNIST ({exc}); {hint}.") from exc
+        raise DataError(f"Keras could not download MNIST ({exc}); {hint}") from exc
 
 
 def _validate(data: Mnist, source: str) -> Mnist:
@@ -234,20 +233,20 @@ def _validate(data: Mnist, source: str) -> Mnist:
         if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE:
             raise DataError(
                 f"MNIST {part} images from {source} should be uint8 (N, 28, 28), "
-                f"got {x.dtype} {x.shape}."
+                f"got {x.dtype} {x.shape}"
             )
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
             raise DataError(
                 f"MNIST {part} labels from {source} should be integers of shape (N,), "
-                f"got {y.dtype} {y.shape}."
+                f"got {y.dtype} {y.shape}"
             )
         if len(x) == 0 or len(x) != len(y):
             raise DataError(
-                f"MNIST {part} set from {source} has {len(x)} images and {len(y)} labels."
+                f"MNIST {part} set from {source} has {len(x)} images and {len(y)} labels"
             )
         if y.min() < 0 or y.max() >= NUM_CLASSES:
             raise DataError(
-                f"MNIST {part} labels from {source} should lie in 0..9, found {y.min()}..{y.max()}."
+                f"MNIST {part} labels from {source} should lie in 0..9, found {y.min()}..{y.max()}"
             )
         y = y.astype(np.uint8, copy=False)
         for arr in (x, y):

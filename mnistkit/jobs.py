@@ -12,11 +12,16 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnistkit.config import TrainConfig
 from mnistkit.progress import Progress, Snapshot
 from mnistkit.runs import RunStore
+
+if TYPE_CHECKING:
+    import keras
 
 MAX_JOBS_ENV = "MNISTKIT_MAX_JOBS"
 KEEP_FINISHED_S = 3600.0  # a finished job stays findable (for a reloaded tab) this long
@@ -113,9 +118,11 @@ class TrainingJob:
         name: str | None = None,
         data_dir: str | Path | None = None,
         queue: JobQueue | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
     ) -> None:
         self.id = secrets.token_urlsafe(16)
         self.config, self.store, self.name, self.data_dir = config, store, name, data_dir
+        self.callbacks = tuple(callbacks)  # extra Keras callbacks for `train` (e.g. a timer)
         self.queue = queue or shared_queue()
         self.progress = Progress(epochs=config.epochs)
         self.error: BaseException | None = None
@@ -131,7 +138,8 @@ class TrainingJob:
         return self
 
     def stop(self) -> None:
-        """Cancel if queued; stop within one batch if training (the best checkpoint is kept)."""
+        """Cancel if queued; if training, stop within one execution step (`steps_per_execution`
+        batches), keeping the best checkpoint."""
         self.progress.request_stop()
         self.queue.wake()
 
@@ -159,6 +167,7 @@ class TrainingJob:
                 name=self.name,
                 data_dir=self.data_dir,
                 progress=self.progress,
+                callbacks=self.callbacks,
             )
         except BaseException as exc:  # recorded for the page; the thread must not die silently
             self.error = exc.with_traceback(None)  # its frames would pin the training data

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mnistkit.errors import MnistkitError
+from mnistkit.runs import MODEL_FILE
+
 if TYPE_CHECKING:
     import keras
 
-MODEL_FILE = "model.keras"
 BATCH = 1024
 # What a model file may unpack to, and how many parameters a model the pages show may have:
 # the bundled CNN is 0.42 M parameters in 1.7 MB; the limits leave room for ten times that.
@@ -27,7 +29,7 @@ MAX_UNPACKED_BYTES = 64 * 2**20
 MAX_PARAMS = 5_000_000
 
 
-class ModelError(Exception):
+class ModelError(MnistkitError):
     """A model file that cannot be used; the message says why in one sentence."""
 
 

@@ -7,31 +7,20 @@ One step MNIST did not need: strokes thinner than MNIST's pen (a fine brush, a l
 pen scan) are thickened to MNIST's median stroke width, 2.5 px at 28x28, before the last
 scaling; thicker strokes are left alone. That makes a 10 px and a 30 px brush read alike.
 
-Transparency rule (files and arrays alike): transparent pixels are background. The background is
-black (so the grey value is luminance x alpha, as for a canvas with white strokes) unless the
-visible pixels are mostly dark (alpha-weighted mean luminance < 0.5), i.e. dark ink on a
-transparent sheet, which is composited onto white instead.
+Images are decoded and made grey by `mnistkit.imaging` (its transparency rule applies).
 """
 
 from __future__ import annotations
 
-import io
-import os
-import re
-import struct
-import warnings
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
-MAX_PIXELS = 40_000_000
-MAX_BYTES = 20 * 1024 * 1024
-MAX_SIDE = 2048  # a decoded upload is shrunk to this longer side: one digit needs no more
+from mnistkit.imaging import to_gray
+
 SIZE = 28  # output side, px
 BOX = 20  # the digit's longer side after scaling, px
 MIN_INK_PIXELS = 5  # fewer ink pixels than this is a speck, not a digit
@@ -40,122 +29,21 @@ BLOB_FRACTION = 0.12  # a compact, filled blob up to this share is a single brus
 STROKE = 2.5  # MNIST's median stroke width, px at 28x28 (2A/P of its digits, 10th-90th %: 1.8-3.5)
 WORK = 4  # strokes are measured and thickened with the digit at WORK x BOX px (80 px)
 MAX_GROW = 4  # thicken by at most this many px per side at the working size (+2 px at 28x28)
-EMPTY_MESSAGE = "Draw a digit"
-DOT_MESSAGE = "That looks like a single dot — draw a whole digit"
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601-2, as Pillow's convert("L")
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error)
-
-
-class ImageError(Exception):
-    """The upload is not a usable image: unreadable, corrupt, or too large."""
 
 
 @dataclass(frozen=True, eq=False)
 class Preprocessed:
-    """A model input (28, 28, 1) or None when empty, plus the named intermediate images."""
+    """A model input (28, 28, 1) or None when empty, plus the named intermediate images.
+
+    `reason` says why there is no input: "empty" (no ink) or "dot" (only a speck or a
+    single dab); the UI turns it into words.
+    """
 
     input: np.ndarray | None
     steps: dict[str, np.ndarray] = field(default_factory=dict)
     empty: bool = False
     inverted: bool = False
-    message: str = ""
-
-
-def _read_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
-    """Read at most MAX_BYTES + 1 bytes from a path, a bytes object or a binary file."""
-    try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            data = bytes(source)
-        elif isinstance(source, (str, os.PathLike)):
-            if os.path.getsize(source) > MAX_BYTES:
-                raise ImageError(f"File is larger than {MAX_BYTES // 2**20} MiB.")
-            data = Path(source).read_bytes()
-        else:
-            data = source.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise ImageError(f"Cannot read the file: {exc}") from exc
-    if len(data) > MAX_BYTES:
-        raise ImageError(f"File is larger than {MAX_BYTES // 2**20} MiB.")
-    return data
-
-
-def _too_large(width: int, height: int) -> ImageError:
-    """The error for an image whose header claims more than MAX_PIXELS pixels."""
-    return ImageError(
-        f"Image is too large: {width}×{height} = {width * height:,} pixels (limit {MAX_PIXELS:,})."
-    )
-
-
-def _composite(luma: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Put float luminance with alpha (both [0,1]) onto the background the image implies."""
-    weight = float(alpha.sum())
-    dark_ink = weight > 0 and float((luma * alpha).sum()) / weight < 0.5
-    out = luma * alpha
-    return out + (1.0 - alpha) if dark_ink else out
-
-
-def _decoded_gray(img: Image.Image) -> np.ndarray:
-    """Convert a loaded Pillow image of any mode into 2-D uint8 grey."""
-    mode = img.mode
-    if mode.startswith("I") or mode == "F":
-        a = np.asarray(img).astype(np.float32)
-        a = a / 257.0 if mode.startswith("I") else (a * 255.0 if a.max() <= 1.0 else a)
-        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
-    if mode == "LAB":
-        return np.asarray(img.getchannel("L"))
-    if "A" in mode or "a" in mode or "transparency" in img.info:
-        return np.rint(to_gray(np.asarray(img.convert("RGBA"))) * 255).astype(np.uint8)
-    return np.asarray(img.convert("L"))
-
-
-def load_image(source: str | Path | bytes | BinaryIO) -> np.ndarray:
-    """Decode an image file (path, bytes or binary file) into 2-D uint8 grey; first frame only.
-
-    Images with a side over MAX_SIDE are shrunk (aspect kept) before the grey conversion, so
-    a large upload within the caps costs one decode, not gigabytes of float copies.
-    """
-    data = _read_bytes(source)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > MAX_PIXELS:  # header only, nothing decoded yet
-                    raise _too_large(img.width, img.height)
-                img.seek(0)
-                img.load()
-                if max(img.size) > MAX_SIDE:
-                    img.thumbnail((MAX_SIDE, MAX_SIDE))
-                return _decoded_gray(img)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise ImageError(f"Image is too large: {size} (limit {MAX_PIXELS:,}).") from exc
-    except Image.UnidentifiedImageError as exc:
-        raise ImageError("This file is not an image Pillow can read.") from exc
-    except _DECODE_ERRORS as exc:
-        raise ImageError(f"The image is truncated or corrupt: {exc}") from exc
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Return 2-D float32 grey in [0, 1] from (H,W), (H,W,1|2|3|4) uint8 or float arrays.
-
-    Integers are read as 0..255; floats as 0..1, or 0..255 when their maximum exceeds 1;
-    booleans as 0/1. RGB becomes luminance; alpha follows the module's transparency rule.
-    """
-    a = np.asarray(image)
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 2, 3, 4))):
-        raise ValueError(f"Expected an (H, W) or (H, W, 1-4) image, got shape {a.shape}.")
-    if a.dtype.kind in "fb":
-        a = a.astype(np.float32)
-        if a.size and a.max() > 1.0:
-            a = a / 255.0
-    else:
-        a = a.astype(np.float32) * np.float32(1 / 255)
-    if a.ndim == 3:
-        channels = a.shape[2]
-        luma = a[..., :3] @ _LUMA if channels >= 3 else a[..., 0]
-        a = _composite(luma, a[..., -1]) if channels in (2, 4) else luma
-    return np.clip(a, 0.0, 1.0).astype(np.float32, copy=False)
+    reason: Literal["empty", "dot"] | None = None
 
 
 def _border_median(gray: np.ndarray) -> float:
@@ -287,21 +175,21 @@ def preprocess_digit(
     steps = {"drawing": gray}
     mask = gray > threshold
     if not mask.any():
-        return Preprocessed(None, steps, True, inverted, EMPTY_MESSAGE)
+        return Preprocessed(None, steps, True, inverted, "empty")
     box = _bbox(mask)
     top, bottom, left, right = box
     crop = np.where(mask, gray, 0.0)[top : bottom + 1, left : right + 1].astype(np.float32)
     scaled = _scale_to_box(crop)
     peak = float(scaled.max())
     if _is_dot(mask, box) or peak <= 0.0:
-        return Preprocessed(None, steps, True, inverted, DOT_MESSAGE)
+        return Preprocessed(None, steps, True, inverted, "dot")
     scaled = scaled / peak
     canvas = np.zeros((SIZE, SIZE), np.float32)
     y0, x0 = (SIZE - scaled.shape[0]) // 2, (SIZE - scaled.shape[1]) // 2
     canvas[y0 : y0 + scaled.shape[0], x0 : x0 + scaled.shape[1]] = scaled
     centred = _centre_by_mass(canvas)
     steps.update(cropped=crop, scaled=scaled, centred=centred)
-    return Preprocessed(centred[..., None], steps, False, inverted, "")
+    return Preprocessed(centred[..., None], steps, False, inverted)
 
 
 def naive_resize(image: np.ndarray) -> np.ndarray:

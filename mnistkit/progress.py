@@ -1,7 +1,8 @@
 """A thread-safe record of a training run that a UI can poll while a worker thread trains.
 
 The worker (through `RecorderCallback`) writes; any thread may call `snapshot()`, which
-returns plain copies, so a page never holds the lock while it draws.
+returns plain copies, so a page never holds the lock while it draws. `request_stop()` sets
+the stop event that `StopOnRequest` honours within one execution step of training.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Run folders on disk: create, update, list, load and clean up training runs.
 
 A run folder holds ``config.json``, ``status.json``, ``history.json``,
-``metrics.json`` and ``model.keras``; every JSON file is written atomically (temp file
-+ ``os.replace``), so a reader never sees half a file. Reading never raises for a
+``metrics.json`` and ``model.keras`` (``MODEL_FILE``); every file is written atomically
+(``mnistkit.atomic``), so a reader never sees half a file. Reading never raises for a
 damaged run: it comes back with status ``"broken"`` and the reason in
 ``RunInfo.error``. Standard library only.
 """
@@ -12,11 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import re
 import shutil
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -24,6 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from mnistkit.atomic import atomic_write_json
+from mnistkit.liveness import is_active, pid_alive, register_active, unregister_active
 
 RUNS_ENV = "MNISTKIT_RUNS_DIR"
 STATUSES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
@@ -33,8 +34,6 @@ MODEL_FILE = "model.keras"
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 MAX_NAME = 60
 
-_ACTIVE: set[str] = set()  # run folders this process is training right now
-_ACTIVE_LOCK = threading.Lock()
 _STATUS_LOCK = threading.Lock()  # serialises read-modify-write of status.json
 
 
@@ -44,74 +43,7 @@ def resolve_runs_dir(runs_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).expanduser()
 
 
-# --- atomic writes --------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in its folder and ``os.replace``."""
-    path = Path(path)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-")
-    try:
-        with tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, path)
-    except BaseException:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as strict JSON (NaN/inf become null) to ``path`` atomically."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=False, allow_nan=False, default=_plain)
-    atomic_write_text(path, text + "\n")
-
-
-def _finite(obj: Any) -> Any:
-    """Return ``obj`` with NaN/inf floats replaced by None (recursing)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _plain(obj: Any) -> Any:
-    """JSON fallback: numpy scalars/arrays via ``tolist``, paths as strings."""
-    if hasattr(obj, "tolist"):
-        return _finite(obj.tolist())
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, set | frozenset):
-        return _finite(sorted(obj, key=str))
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Best-effort fsync of a folder so a rename survives a crash (POSIX only)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# --- names and process bookkeeping ----------------------------------------------------
+# --- names ---------------------------------------------------------------------------
 
 
 def sanitize_name(name: str) -> str:
@@ -120,59 +52,6 @@ def sanitize_name(name: str) -> str:
     text = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
     text = re.sub(r"-{2,}", "-", text).lstrip(".-")
     return text[:MAX_NAME].rstrip(".-") or "run"
-
-
-def register_active(run_dir: str | os.PathLike[str]) -> None:
-    """Mark ``run_dir`` as trained by this process; ``mark_interrupted`` skips it."""
-    with _ACTIVE_LOCK:
-        _ACTIVE.add(_key(run_dir))
-
-
-def unregister_active(run_dir: str | os.PathLike[str]) -> None:
-    """Forget ``run_dir`` as an active run of this process."""
-    with _ACTIVE_LOCK:
-        _ACTIVE.discard(_key(run_dir))
-
-
-def is_active(run_dir: str | os.PathLike[str]) -> bool:
-    """Return True if this process registered ``run_dir`` as active."""
-    with _ACTIVE_LOCK:
-        return _key(run_dir) in _ACTIVE
-
-
-def _key(run_dir: str | os.PathLike[str]) -> str:
-    return str(Path(run_dir).resolve())
-
-
-def pid_alive(pid: int) -> bool:
-    """Return True if process ``pid`` exists (a permission error counts as alive)."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        return _pid_alive_windows(pid)
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def _pid_alive_windows(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    query_limited_information = 0x1000
-    handle = kernel32.OpenProcess(query_limited_information, False, pid)
-    if not handle:
-        return kernel32.GetLastError() == 5  # access denied: it exists
-    try:
-        code = ctypes.c_ulong()
-        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        return bool(ok) and code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 def history_csv(history: dict[str, Any]) -> str:
@@ -280,6 +159,11 @@ class RunInfo:
     def broken(self) -> bool:
         """True when the run folder could not be read."""
         return self.status == "broken"
+
+    @property
+    def model_path(self) -> Path:
+        """Where this run's model file is (or will be); see ``has_model``."""
+        return self.path / MODEL_FILE
 
 
 class RunBusyError(ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +12,12 @@ import keras
 import numpy as np
 
 from mnistkit import data as mdata
-from mnistkit.callbacks import BestCheckpoint, RecorderCallback
+from mnistkit.callbacks import BestCheckpoint, HistoryWriter, RecorderCallback, StopOnRequest
 from mnistkit.config import TrainConfig
+from mnistkit.liveness import register_active, unregister_active
 from mnistkit.models import build_model
 from mnistkit.progress import Progress
-from mnistkit.runs import RunStore, register_active, unregister_active
+from mnistkit.runs import RunStore
 
 EVAL_BATCH = 1024
 
@@ -110,19 +112,22 @@ def train(
     data_dir: str | Path | None = None,
     progress: Progress | None = None,
     verbose: int = 0,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
     """Train one run; the best-validation-loss model becomes the run's `model.keras`.
 
     Writes config, status, per-epoch history (after every epoch), metrics and predictions
-    into a new run folder. A stop request ends training within one batch and keeps the best
-    checkpoint as a "stopped" run. Errors mark the run "failed" and are re-raised.
+    into a new run folder. A stop request ends training within one execution step
+    (`steps_per_execution` batches) and keeps the best checkpoint as a "stopped" run.
+    `callbacks` are extra Keras callbacks, run after the run's own (e.g. a timer).
+    Errors mark the run "failed" and are re-raised.
     """
     progress = progress or Progress()
     run_dir = store.create(name or config.arch, config.to_dict())
     register_active(run_dir)
     progress.update(run_dir=str(run_dir), status="running", message="loading data")
     try:
-        return _train(config, store, run_dir, data, data_dir, progress, verbose)
+        return _train(config, store, run_dir, data, data_dir, progress, verbose, callbacks)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         store.set_status(run_dir, "failed", message)
@@ -140,25 +145,22 @@ def _train(
     data_dir: str | Path | None,
     progress: Progress,
     verbose: int,
+    callbacks: Sequence[keras.callbacks.Callback],
 ) -> RunResult:
     data = data or prepare_data(config, data_dir)
     keras.utils.set_random_seed(config.seed)
     steps = math.ceil(len(data.x_train) / config.batch_size)
     model = build_model(config, steps_per_epoch=steps)
     build_state_eagerly(model, data.x_train[:1], data.y_train[:1])
-    recorder = RecorderCallback(progress)
     checkpoint = BestCheckpoint(store.model_path(run_dir))
-    callbacks: list[keras.callbacks.Callback] = [
-        recorder,
+    run_callbacks: list[keras.callbacks.Callback] = [
+        StopOnRequest(progress.stop_event),
+        RecorderCallback(progress),
         checkpoint,
-        keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: store.write_history(
-                run_dir, progress.snapshot().history
-            )
-        ),
+        HistoryWriter(store, run_dir, progress),
     ]
-    if config.patience > 0:
-        callbacks.append(
+    if config.patience > 0:  # a Stop ends training anyway: it does not matter what this sees
+        run_callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
         )
     progress.begin(config.epochs, steps, str(run_dir))
@@ -170,14 +172,13 @@ def _train(
         validation_data=(data.x_val, data.y_val),
         epochs=config.epochs,
         batch_size=config.batch_size,
-        callbacks=callbacks,
+        callbacks=[*run_callbacks, *callbacks],
         verbose=verbose,
     )
     train_seconds = time.perf_counter() - start
     stopped = progress.stop_requested
     status = "stopped" if stopped else "completed"
-    history = progress.snapshot().history
-    store.write_history(run_dir, history)
+    history = progress.snapshot().history  # HistoryWriter has written it
     if checkpoint.best_weights is None:
         message = "stopped before the first epoch finished: no model was kept"
         store.set_status(run_dir, status, message)

@@ -122,3 +122,10 @@ def blank_png(path: str | Path, size: int = 280) -> Path:
 
     Image.new("L", (size, size), 0).save(path)
     return Path(path)
+
+
+def dead_pid() -> int:
+    """The id of a process that has just exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

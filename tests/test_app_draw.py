@@ -19,9 +19,9 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from mnistkit.preprocess import DOT_MESSAGE
 from tests.test_ui_bars import highlighted
 from ui.digit_input import plain
+from ui.messages import PREPROCESS_REASONS
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the models
@@ -138,7 +138,7 @@ def test_an_empty_canvas_asks_for_a_digit(trained_copy, canvas, image):
 def test_a_single_dot_is_not_a_digit(trained_copy, canvas):
     canvas.image = canvas_drawing(points=[(140, 140)])
     at = run_page()
-    assert at.info[0].value == DOT_MESSAGE
+    assert at.info[0].value == PREPROCESS_REASONS["dot"]
     assert not predictions(at)
 
 

@@ -60,7 +60,7 @@ def test_data_page_shows_empty_folder_error(runs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(empty))
     at = AppTest.from_file(DATA, default_timeout=30).run()
     assert not at.exception
-    assert any("No MNIST data in" in e.value for e in at.error)
+    assert any("no MNIST data in" in e.value for e in at.error)
     assert not at.get("image")
 
 

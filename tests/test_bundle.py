@@ -113,6 +113,18 @@ def test_strip_augmentation_keeps_weights_and_predictions(arch: str) -> None:
     )
 
 
+def test_export_model_is_readable_by_everyone(tmp_path: Path) -> None:
+    """A bundled model is for every user of the machine: mode 0644, not mkstemp's 0600."""
+    import stat
+
+    from mnistkit.bundle import export_model
+    from mnistkit.models import build_dense
+
+    path = export_model(build_dense(augment=True), tmp_path / "models" / "dense.keras")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["dense.keras"]  # no temp file left
+
+
 def test_record_pendigits_updates_only_that_key(tmp_path: Path) -> None:
     from mnistkit.bundle import read_info, record_pendigits
 

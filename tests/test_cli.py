@@ -173,8 +173,9 @@ def test_predict_json(tmp_path, model_file):
     assert "draw" in rows[1]["error"].lower()  # an empty drawing: a message, not a guess
 
     # the same numbers as the library gives in-process
+    from mnistkit.imaging import load_image
     from mnistkit.predict import load_predictor
-    from mnistkit.preprocess import load_image, preprocess_digit
+    from mnistkit.preprocess import preprocess_digit
 
     expected = load_predictor(model_file).proba(preprocess_digit(load_image(digit)).input)[0]
     np.testing.assert_allclose(first["probabilities"], expected, atol=2e-6)

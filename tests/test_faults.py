@@ -597,7 +597,8 @@ def test_odd_uploads_through_the_app(model_runs, canvas, name):
 
 def test_a_big_transparent_upload_costs_bounded_memory():
     """A 4000×4000 RGBA picture within the caps: shrunk before the float work (was ~430 MiB)."""
-    from mnistkit.preprocess import MAX_SIDE, load_image, preprocess_digit
+    from mnistkit.imaging import MAX_SIDE, load_image
+    from mnistkit.preprocess import preprocess_digit
 
     data = png(seven("RGBA", side=4000, paper=(0, 0, 0, 0)))
     tracemalloc.start()

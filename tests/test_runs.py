@@ -1,7 +1,6 @@
-"""Tests for mnistkit.runs: run folders, atomic writes, broken runs, interruptions."""
+"""Tests for mnistkit.runs: run folders, broken runs, interruptions."""
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -12,18 +11,18 @@ from pathlib import Path
 import pytest
 
 from mnistkit import runs
+from mnistkit.atomic import atomic_write_json
+from mnistkit.liveness import is_active, register_active, unregister_active
 from mnistkit.runs import (
     INTERRUPTED_MESSAGE,
+    MODEL_FILE,
     RunBusyError,
     RunStore,
-    atomic_write_json,
-    atomic_write_text,
     history_csv,
-    register_active,
     resolve_runs_dir,
     sanitize_name,
-    unregister_active,
 )
+from tests.helpers import dead_pid
 
 CONFIG = {"arch": "cnn", "epochs": 2, "name": "demo"}
 HISTORY = {
@@ -130,6 +129,7 @@ def test_round_trip(store: RunStore) -> None:
     assert info.arch == "cnn"
     assert info.test_accuracy == 0.97
     assert info.has_model
+    assert info.model_path == store.model_path(run_dir) == run_dir / MODEL_FILE
     assert info.error is None
     assert info.message == "done"
     assert info.pid == os.getpid()
@@ -219,64 +219,6 @@ def test_writes_refuse_outside_root(store: RunStore, tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         store.write_metrics("../elsewhere", {})
     assert list(outside.iterdir()) == []
-
-
-# --- atomic writes --------------------------------------------------------------------
-
-
-def test_atomic_json_nan_and_no_temp_files(tmp_path: Path) -> None:
-    path = tmp_path / "m.json"
-    atomic_write_json(path, {"a": math.nan, "b": [1.0, math.inf, -math.inf], "c": (1,)})
-    text = path.read_text()
-    assert "NaN" not in text and "Infinity" not in text
-    assert json.loads(text) == {"a": None, "b": [1.0, None, None], "c": [1]}
-    assert _temp_files(tmp_path) == []
-
-
-def test_atomic_write_failure_keeps_original(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "f.json"
-    atomic_write_text(path, "original")
-
-    def boom(src, dst):
-        raise OSError("disk on fire")
-
-    monkeypatch.setattr(runs.os, "replace", boom)
-    with pytest.raises(OSError, match="disk on fire"):
-        atomic_write_json(path, {"new": 1})
-    assert path.read_text() == "original"
-    assert _temp_files(tmp_path) == []
-
-
-def test_atomic_write_unserializable_leaves_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "f.json"
-    with pytest.raises(TypeError):
-        atomic_write_json(path, {"x": object()})
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_reader_never_sees_partial_content(tmp_path: Path) -> None:
-    path = tmp_path / "h.json"
-    payloads = [{"loss": [float(i)] * 5000} for i in range(30)]
-    atomic_write_json(path, payloads[0])
-    done = threading.Event()
-    seen: list[int] = []
-
-    def reader() -> None:
-        while not done.is_set():
-            seen.append(len(json.loads(path.read_text())["loss"]))
-
-    t = threading.Thread(target=reader)
-    t.start()
-    try:
-        for p in payloads:
-            atomic_write_json(path, p)
-    finally:
-        done.set()
-        t.join()
-    assert seen and set(seen) == {5000}
-    assert _temp_files(tmp_path) == []
 
 
 # --- broken runs ----------------------------------------------------------------------
@@ -422,24 +364,18 @@ def test_latest_picks_by_arch(store: RunStore, monkeypatch: pytest.MonkeyPatch) 
 # --- mark_interrupted -----------------------------------------------------------------
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_mark_interrupted(store: RunStore) -> None:
     dead = store.create("dead", CONFIG)
-    _write_status(dead, pid=_dead_pid())
+    _write_status(dead, pid=dead_pid())
     queued_dead = store.create("queued", CONFIG)
-    _write_status(queued_dead, pid=_dead_pid(), status="queued")
+    _write_status(queued_dead, pid=dead_pid(), status="queued")
     foreign = store.create("foreign", CONFIG)
     _write_status(foreign, pid=os.getppid())
     mine_active = store.create("mine-active", CONFIG)  # create registers it
     mine_stale = store.create("mine-stale", CONFIG)
     unregister_active(mine_stale)  # e.g. left by a previous server with the same pid
     finished = store.create("finished", CONFIG)
-    _write_status(finished, pid=_dead_pid())
+    _write_status(finished, pid=dead_pid())
     store.set_status(finished, "completed")
 
     flipped = store.mark_interrupted()
@@ -454,7 +390,7 @@ def test_mark_interrupted(store: RunStore) -> None:
     assert by_id[finished.name].status == "completed"
     assert store.mark_interrupted() == []
     store.set_status(mine_active, "completed")  # final status unregisters
-    assert not runs.is_active(mine_active)
+    assert not is_active(mine_active)
 
 
 def test_mark_interrupted_previous_server_same_pid(store: RunStore) -> None:
@@ -476,14 +412,6 @@ def test_mark_interrupted_missing_pid(store: RunStore) -> None:
     run_dir = store.create("nopid", CONFIG)
     _write_status(run_dir, pid=None)
     assert store.mark_interrupted() == [run_dir.name]
-
-
-def test_pid_alive() -> None:
-    assert runs.pid_alive(os.getpid())
-    assert runs.pid_alive(os.getppid())
-    assert not runs.pid_alive(_dead_pid())
-    assert not runs.pid_alive(0)
-    assert not runs.pid_alive(-1)
 
 
 # --- history_csv ----------------------------------------------------------------------
@@ -548,7 +476,7 @@ def test_delete_allows_a_finished_or_ownerless_run(store: RunStore, fields: dict
 
 def test_delete_allows_a_run_whose_process_died_or_that_is_broken(store: RunStore) -> None:
     dead = store.create("dead", CONFIG)
-    _write_status(dead, pid=_dead_pid())
+    _write_status(dead, pid=dead_pid())
     broken = store.create("broken", CONFIG)
     (broken / "status.json").write_text("{not json")
     for run_dir in (dead, broken):

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import streamlit as st
 
-from mnistkit.preprocess import MAX_BYTES, ImageError, load_image
+from mnistkit.imaging import MAX_BYTES, ImageError, load_image
 
 CANVAS_SIZE = 280  # px, 10x MNIST's 28
 STROKE_WIDTH = 20  # px: a thick marker, about 2 px after scaling to 28x28

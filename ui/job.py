@@ -53,7 +53,8 @@ def start_job(config: TrainConfig, name: str | None = None) -> TrainingJob:
 
 
 def stop_job() -> None:
-    """Stop this session's job: cancels it if queued, stops it within a batch if training."""
+    """Stop this session's job: cancels it if queued; if training, stops it within one
+    execution step (`steps_per_execution` batches)."""
     job = current_job()
     if job is not None:
         job.stop()

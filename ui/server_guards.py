@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 
-from mnistkit.preprocess import MAX_BYTES  # TODO(merge): mnistkit.imaging
+from mnistkit.imaging import MAX_BYTES
 
 SESSION_UPLOAD_FILES = 2  # the uploader shows one picture; one more covers a replacement
 SERVER_UPLOAD_BYTES = 256 * 2**20  # all sessions together; 12 full-size uploads
