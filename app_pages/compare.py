@@ -13,18 +13,15 @@ import streamlit as st
 
 from mnistkit.catalog import run_label
 from mnistkit.data import DataError
+from mnistkit.run_files import Unreadable, number
 from mnistkit.runs import RunBusyError, RunInfo, history_csv
 from ui import charts, explain, pictures
+from ui.messages import plain
 from ui.resources import mnist, run_predictions, run_store
 
 SELECTION = "compare_runs"  # session_state key of the multiselect
 MISCLASSIFIED = 15  # misclassified test images shown
 MATRICES_PER_ROW = 3
-
-
-def _number(value) -> float | None:
-    """A table cell: the value if it is a number, else None (hand-edited files)."""
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def table_row(info: RunInfo) -> dict:
@@ -36,13 +33,13 @@ def table_row(info: RunInfo) -> dict:
     return {
         "run": info.run_id,
         "architecture": info.arch or "?",
-        "parameters": _number(metrics.get("params")),
-        "epochs": _number(epochs),
+        "parameters": metrics.get("params"),
+        "epochs": epochs,
         "optimizer": str(config.get("optimizer", "?")),
-        "dropout": _number(config.get("dropout")),
-        "learning rate": _number(config.get("learning_rate")),
+        "dropout": number(config.get("dropout")),
+        "learning rate": number(config.get("learning_rate")),
         "test accuracy": info.test_accuracy,
-        "training time (s)": _number(metrics.get("train_seconds")),
+        "training time (s)": metrics.get("train_seconds"),
         "status": info.status,
     }
 
@@ -53,12 +50,13 @@ def _delete(run_id: str) -> None:
     try:
         run_store().delete(run_id)
     except RunBusyError as exc:
-        st.session_state.compare_notice = ("error", str(exc))
+        st.session_state.compare_notice = ("error", plain(exc))
         return
     except (OSError, ValueError) as exc:
-        st.session_state.compare_notice = ("error", f"Could not delete {run_id}: {exc}")
+        failed = f"Could not delete {plain(run_id)}: {plain(exc)}"
+        st.session_state.compare_notice = ("error", failed)
         return
-    st.session_state.compare_notice = ("success", f"Deleted {run_id}.")
+    st.session_state.compare_notice = ("success", f"Deleted {plain(run_id)}.")
     if SELECTION in st.session_state:
         st.session_state[SELECTION] = [r for r in st.session_state[SELECTION] if r != run_id]
 
@@ -91,7 +89,7 @@ else:
     if SELECTION in st.session_state:
         kept = [r for r in st.session_state[SELECTION] if r in usable]
         for gone in set(st.session_state[SELECTION]) - set(kept):
-            st.warning(f"Run {gone} no longer exists or cannot be read; it was removed.")
+            st.warning(f"Run {plain(gone)} no longer exists or cannot be read; it was removed.")
         st.session_state[SELECTION] = kept
     else:
         latest = [store.latest(arch=a) for a in ("dense", "cnn")]
@@ -107,9 +105,11 @@ else:
     for run_id in chosen:
         info = store.load(run_id)  # read again: it may have changed or gone since the listing
         if info.broken:
-            st.warning(f"Run {run_id} cannot be read any more: {info.error}")
+            st.warning(f"Run {plain(run_id)} cannot be read any more: {plain(info.error)}")
         else:
             selected.append(info)
+            if info.error:  # values the library dropped from damaged files
+                st.warning(f"Run {plain(run_id)}: {plain(info.error)}")
 
 if selected:
     st.header("Learning curves")
@@ -139,10 +139,7 @@ if selected:
             with column:
                 acc = info.test_accuracy
                 title = info.run_id + (f"  ({acc:.2%})" if acc is not None else "")
-                try:
-                    pictures.confusion_matrix(info.metrics["confusion_matrix"], title)
-                except (ValueError, TypeError) as exc:
-                    st.warning(f"{info.run_id}: the confusion matrix is malformed ({exc}).")
+                pictures.confusion_matrix(info.metrics["confusion_matrix"], title)
 
     st.header("One run in detail")
     ids = [i.run_id for i in selected]
@@ -157,7 +154,7 @@ if selected:
     try:
         (_, _), (x_test, y_test) = mnist()
     except DataError as exc:
-        st.warning(f"The test images cannot be shown: {exc}")
+        st.warning(f"The test images cannot be shown: {plain(exc)}")
     else:
         if predictions is None or len(predictions) != len(y_test):
             st.caption("This run has no predictions for the test set (predictions.json).")
@@ -186,18 +183,22 @@ if selected:
 
     st.subheader("Downloads")
     d1, d2 = st.columns(2)
-    model_path = focus.model_path
-    if focus.has_model:
+    try:  # read now: a download that fails after the click does nothing in the browser
+        model_bytes = store.model_bytes(focus.run_id) if focus.has_model else None
+    except (OSError, Unreadable) as exc:
+        model_bytes = None
+        d1.caption(f"The model file cannot be downloaded: {plain(exc)}")
+    if model_bytes is not None:
         d1.download_button(
             "Model (.keras)",
-            data=lambda: model_path.read_bytes(),
+            data=model_bytes,
             file_name=f"{focus.run_id}.keras",
             mime="application/octet-stream",
             on_click="ignore",
             key="compare_download_model",
             icon=":material/download:",
         )
-    else:
+    elif not focus.has_model:
         d1.caption("This run kept no model.")
     d2.download_button(
         "History (.csv)",

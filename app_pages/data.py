@@ -8,6 +8,7 @@ import streamlit as st
 
 from mnistkit.data import DataError
 from ui import explain, pictures
+from ui.messages import plain
 from ui.resources import mnist
 
 GRID_ROWS, GRID_COLS = 3, 5
@@ -26,7 +27,7 @@ st.write("Handwritten digits, 28 × 28 grey pixels each, with the digit they sho
 try:
     (x_train, y_train), (x_test, y_test) = mnist()
 except DataError as exc:
-    st.error(f"The MNIST data cannot be loaded: {exc}")
+    st.error(f"The MNIST data cannot be loaded: {plain(exc)}")
     st.info("The Home page explains where the data comes from and how to use it offline.")
     st.stop()
 

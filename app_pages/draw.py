@@ -10,7 +10,7 @@ from ui.bars import show_prediction
 from ui.digit_input import canvas_key, clear_canvas, read_canvas, read_upload, upload_widget
 from ui.figures import step_strip
 from ui.lesson import transform_lesson
-from ui.messages import PREPROCESS_REASONS
+from ui.messages import PREPROCESS_REASONS, plain
 from ui.resources import model_choices, predictor, preload_models
 
 st.title("Draw & predict")
@@ -62,7 +62,7 @@ with right:
                 try:
                     probs = predictor(offered[label].path).proba(result.input)[0]
                 except ModelError as exc:
-                    st.error(f"{label}: {exc}")
+                    st.error(f"{plain(label)}: {plain(exc)}")
                     continue
                 show_prediction(label, probs)
 

@@ -11,6 +11,7 @@ import streamlit as st
 from mnistkit.data import DATA_ENV, describe_source
 from mnistkit.runs import RunInfo
 from ui.explain import page_link
+from ui.messages import plain
 from ui.resources import model_choices, run_store
 
 LATEST = 10  # runs shown in the table
@@ -26,7 +27,7 @@ st.write(
 st.header("Data")
 source = describe_source()
 show = {"folder": st.success, "keras-cache": st.info, "download": st.warning, "error": st.error}
-show[source.kind](source.message)
+show[source.kind](plain(source.message))
 st.markdown(
     f"""
 - **Set `{DATA_ENV}`** to a folder holding the four MNIST IDX files
@@ -71,7 +72,7 @@ def _row(info: RunInfo) -> dict:
 
 
 st.header("Latest runs")
-st.caption(f"Runs are stored in `{store.root}`.")
+st.caption(f"Runs are stored in {plain(store.root)}.")
 if infos:
     st.dataframe(
         pd.DataFrame([_row(i) for i in infos[:LATEST]]),

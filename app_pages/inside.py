@@ -7,6 +7,7 @@ from mnistkit.data import DataError
 from mnistkit.predict import ModelError
 from ui import explain, figures
 from ui.bars import show_prediction
+from ui.messages import plain
 from ui.resources import mnist, model_choices, predicted_test_labels, predictor
 
 SOURCES = ["Test image by index", "Random test image", "Misclassified test image", "My drawing"]
@@ -50,7 +51,7 @@ source = right.radio("Image", SOURCES, horizontal=True, key="inside_source")
 try:
     model = predictor(choice.path)
 except ModelError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
 caption = ""
@@ -64,7 +65,7 @@ else:
     try:
         _, (x_test, y_test) = mnist()
     except DataError as exc:
-        st.error(f"The MNIST test set is not available: {exc}")
+        st.error(f"The MNIST test set is not available: {plain(exc)}")
         st.stop()
     if source == "Test image by index":
         index = int(
@@ -127,5 +128,5 @@ if hidden:
     st.write(DENSE)
     for name, values in hidden.items():
         active = int((np.asarray(values) > 0).sum())
-        st.markdown(f"**{name}**: {len(values)} units, {active} active")
+        st.markdown(f"**{plain(name)}**: {len(values)} units, {active} active")
         st.pyplot(figures.activation_strip(values))

@@ -24,6 +24,7 @@ from mnistkit.config import (
 from mnistkit.progress import Snapshot
 from ui import charts, explain
 from ui.job import current_job, start_job, stop_job
+from ui.messages import plain
 from ui.resources import keep_keras_state
 
 keep_keras_state()  # Streamlit would otherwise reset Keras after every poll of the curves
@@ -161,11 +162,11 @@ def finished_panel(snap: Snapshot) -> None:
     run = Path(snap.run_dir).name if snap.run_dir else None
     where = f" (run `{run}`)" if run else ""
     if snap.status == "completed":
-        st.success(f"Training completed{where}: {snap.message}")
+        st.success(f"Training completed{where}: {plain(snap.message)}")
     elif snap.status == "stopped":
-        st.warning(f"Training stopped{where}: {snap.message}")
+        st.warning(f"Training stopped{where}: {plain(snap.message)}")
     else:
-        st.error(f"Training {snap.status}{where}: {snap.message}")
+        st.error(f"Training {snap.status}{where}: {plain(snap.message)}")
     metrics = snap.metrics or {}
     if metrics.get("test_accuracy") is not None:
         a, b, c = st.columns(3)
@@ -260,7 +261,7 @@ with summary_slot:
     try:
         rows, params = model_summary(_architecture_key(st.session_state[FORM]))
     except Exception as exc:  # a broken TensorFlow install must not hide the rest of the page
-        st.error(f"The model cannot be built here: {type(exc).__name__}: {exc}")
+        st.error(f"The model cannot be built here: {plain(exc)}")
     else:
         with st.expander(f"Layers · {params:,} parameters"):
             st.metric("Parameters", f"{params:,}")

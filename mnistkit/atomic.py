@@ -57,8 +57,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as strict JSON (NaN/inf become null) to ``path`` atomically."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=False, allow_nan=False, default=_plain)
-    atomic_write_text(path, text + "\n")
+    atomic_write_text(path, strict_json(obj, indent=2) + "\n")
+
+
+def strict_json(obj: Any, indent: int | None = None) -> str:
+    """``obj`` as JSON any parser accepts: NaN/inf become null, numpy values plain numbers."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False, default=_plain)
 
 
 def _finite(obj: Any) -> Any:

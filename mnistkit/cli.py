@@ -8,11 +8,11 @@ one object per image, one per line).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 
+from mnistkit.atomic import strict_json
 from mnistkit.catalog import BUNDLED_DIR
 from mnistkit.config import (
     ACTIVATION_NAMES,
@@ -180,7 +180,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "params": m.get("params"),
     }
     if args.json:
-        print(json.dumps(summary))
+        print(strict_json(summary))
     else:
         print(f"{result.status}: {result.message}\nrun saved in {result.run_dir}")
     return 0
@@ -242,7 +242,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate(load_model(args.model), to_model_input(x_test), y_test)
     metrics.pop("predictions")
     if args.json:
-        print(json.dumps(metrics))
+        print(strict_json(metrics))
     else:
         print(f"test accuracy {metrics['test_accuracy']:.4f}  test loss {metrics['test_loss']:.4f}")
         print("confusion matrix (rows: true digit, columns: predicted):")
@@ -290,7 +290,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         load_model(args.model)  # still report a bad model file
     for r in results:
         if args.json:
-            print(json.dumps(r))
+            print(strict_json(r))
         elif r["error"]:
             print(f"{r['file']}: {r['error']}")
         else:
@@ -305,7 +305,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     store.mark_interrupted()  # runs a killed process left "running" are shown as interrupted
     infos = store.list()
     if args.json:
-        print(json.dumps([_run_row(i) for i in infos]))
+        print(strict_json([_run_row(i) for i in infos]))
         return 0
     if not infos:
         print("no runs yet: train one with `python -m mnistkit train --arch cnn`")
@@ -355,7 +355,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         summary = {k: info[k] for k in ("arch", "test_accuracy", "epochs_run", "train_seconds")}
         summary["path"] = os.path.join(args.out, info["file"])
         if args.json:
-            print(json.dumps(summary))
+            print(strict_json(summary))
         else:
             print(
                 f"saved {summary['path']}: test accuracy {info['test_accuracy']:.2%} "

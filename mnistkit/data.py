@@ -48,20 +48,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            header = f.read(4)
-            if len(header) < 4:
-                raise DataError(f"IDX file {path} is too short to hold a header")
-            magic = struct.unpack(">I", header)[0]
-            if magic not in IDX_MAGIC:
-                raise DataError(
-                    f"IDX file {path} has magic number {magic:#010x}, "
-                    "expected 0x00000801 (labels) or 0x00000803 (images)"
-                )
-            ndim = IDX_MAGIC[magic]
-            raw_dims = f.read(4 * ndim)
-            if len(raw_dims) < 4 * ndim:
-                raise DataError(f"IDX file {path} ends inside its {ndim} dimension sizes")
-            dims = struct.unpack(f">{ndim}I", raw_dims)
+            dims = _idx_dims(f, path)
             expected = math.prod(dims)
             payload = f.read()
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
@@ -72,6 +59,59 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"but holds {len(payload)} bytes of data"
         )
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
+
+
+def _idx_dims(f, path: Path) -> tuple[int, ...]:
+    """Read an IDX header (magic number, dimension sizes) from an open file."""
+    header = f.read(4)
+    if len(header) < 4:
+        raise DataError(f"IDX file {path} is too short to hold a header")
+    magic = struct.unpack(">I", header)[0]
+    if magic not in IDX_MAGIC:
+        raise DataError(
+            f"IDX file {path} has magic number {magic:#010x}, "
+            "expected 0x00000801 (labels) or 0x00000803 (images)"
+        )
+    ndim = IDX_MAGIC[magic]
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DataError(f"IDX file {path} ends inside its {ndim} dimension sizes")
+    return struct.unpack(f">{ndim}I", raw_dims)
+
+
+def check_folder(folder: Path) -> None:
+    """Check cheaply (headers and sizes only, no decompression of the data) that `folder`
+    holds MNIST as `load_mnist` reads it; `DataError` says what is wrong."""
+    found = [_find_idx(folder, name) for name in IDX_NAMES]
+    if not all(found):
+        if (folder / NPZ_NAME).is_file():
+            try:
+                with zipfile.ZipFile(folder / NPZ_NAME) as archive:
+                    names = {n.removesuffix(".npy") for n in archive.namelist()}
+            except (OSError, zipfile.BadZipFile) as exc:
+                npz = folder / NPZ_NAME
+                raise DataError(f"could not read {npz} as a Keras mnist.npz ({exc})") from exc
+            missing = [k for k in NPZ_KEYS if k not in names]
+            if missing:
+                raise DataError(f"{folder / NPZ_NAME} lacks the array(s) {', '.join(missing)}")
+            return
+        _load_folder(folder)  # raises the "missing …" sentence
+    shapes = []
+    for path in found:
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as f:
+                dims = _idx_dims(f, path)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"could not read IDX file {path} ({exc})") from exc
+        if path.suffix != ".gz" and path.stat().st_size != 4 + 4 * len(dims) + math.prod(dims):
+            raise DataError(f"IDX file {path} declares shape {dims} but its size differs")
+        shapes.append(dims)
+    (train_x, train_y, test_x, test_y) = shapes
+    if train_x[1:] != IMAGE_SHAPE or test_x[1:] != IMAGE_SHAPE or len(train_y) != 1:
+        raise DataError(f"the IDX files in {folder} do not hold 28×28 images and their labels")
+    if train_x[0] != train_y[0] or test_x[0] != test_y[0]:
+        raise DataError(f"the IDX files in {folder} hold different numbers of images and labels")
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
@@ -277,13 +317,18 @@ def keras_cache_path() -> Path:
 
 def describe_source(data_dir: str | Path | None = None) -> DataSource:
     """Say where MNIST comes from without reading it: ``data_dir`` or ``$MNISTKIT_DATA_DIR``
-    (an "error" when that folder is missing), else Keras' download cache, else a download.
+    (an "error" when that folder is missing, empty or its headers are wrong: `check_folder`),
+    else Keras' download cache, else a download.
     Never raises."""
     try:
         folder = resolve_data_dir(data_dir)
     except DataError as exc:
         return DataSource("error", None, str(exc))
     if folder is not None:
+        try:
+            check_folder(folder)
+        except DataError as exc:
+            return DataSource("error", folder, str(exc))
         where = "data_dir" if data_dir is not None else DATA_ENV
         message = f"MNIST is read from the folder `{folder}` (`{where}`)."
         return DataSource("folder", folder, message)

@@ -7,6 +7,7 @@ Standard library only.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -65,3 +66,18 @@ def _pid_alive_windows(pid: int) -> bool:
         return bool(ok) and code.value == 259  # STILL_ACTIVE
     finally:
         kernel32.CloseHandle(handle)
+
+
+def process_started(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, Linux `/proc`), or None where that
+    cannot be read. A pid reused by a new process gets a new start time."""
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])  # field 22 of stat(5); the first two are before ")"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def this_host() -> str:
+    """This machine's name, recorded with a pid (a pid means nothing on another machine)."""
+    return socket.gethostname()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -23,8 +22,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mnistkit import run_files
 from mnistkit.atomic import atomic_write_json
-from mnistkit.liveness import is_active, pid_alive, register_active, unregister_active
+from mnistkit.liveness import (
+    is_active,
+    pid_alive,
+    process_started,
+    register_active,
+    this_host,
+    unregister_active,
+)
+from mnistkit.run_files import Unreadable, is_regular_file, read_object, text
 
 RUNS_ENV = "MNISTKIT_RUNS_DIR"
 STATUSES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
@@ -98,29 +106,6 @@ def _is_run_dir(path: Path) -> bool:
         return False
 
 
-class _Unreadable(Exception):
-    """A run file that is missing or cannot be parsed; the message says why."""
-
-
-def _read_json(path: Path, required: bool = True) -> dict[str, Any] | None:
-    """Read a JSON object, raising ``_Unreadable`` with a readable reason."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise _Unreadable(f"{path.name} is missing") from None
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _Unreadable(f"{path.name} cannot be read: {exc}") from None
-    try:
-        obj = json.loads(text)
-    except ValueError as exc:
-        raise _Unreadable(f"{path.name} is not valid JSON ({exc})") from None
-    if not isinstance(obj, dict):
-        raise _Unreadable(f"{path.name} does not hold a JSON object")
-    return obj
-
-
 # --- the store ------------------------------------------------------------------------
 
 
@@ -141,19 +126,18 @@ class RunInfo:
     pid: int | None = None
     message: str | None = None
     updated: str | None = None
+    pid_started: int | None = None  # the process's start time (pid reuse tells apart)
+    host: str | None = None  # the machine the process ran on
 
     @property
     def arch(self) -> str | None:
-        """The model architecture from the config, if known."""
+        """The model architecture from the config ("dense" or "cnn"), if known."""
         return (self.config or {}).get("arch")
 
     @property
     def test_accuracy(self) -> float | None:
-        """The test accuracy from the metrics, if known (None if missing or not a number)."""
-        value = (self.metrics or {}).get("test_accuracy")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None  # a hand-edited metrics.json must not break every page's run label
-        return float(value)
+        """The test accuracy from the metrics (a number in [0, 1]), if known."""
+        return (self.metrics or {}).get("test_accuracy")
 
     @property
     def broken(self) -> bool:
@@ -198,6 +182,8 @@ class RunStore:
         status = {
             "status": "running",
             "pid": os.getpid(),
+            "pid_started": process_started(os.getpid()),
+            "host": this_host(),
             "created": now,
             "updated": now,
             "message": None,
@@ -264,10 +250,10 @@ class RunStore:
         """Set live runs whose process is gone (or is us, unregistered) interrupted."""
         flipped = []
         for info in self.list():
-            if info.status in LIVE_STATUSES and self._is_stale(info.path, info.pid):
+            if info.status in LIVE_STATUSES and self._is_stale(info):
                 with _STATUS_LOCK:  # re-check: the owner may have just finished it
                     current = self.load(info.path)
-                    if current.status in LIVE_STATUSES and self._is_stale(info.path, current.pid):
+                    if current.status in LIVE_STATUSES and self._is_stale(current):
                         self._write_status(info.path, "interrupted", INTERRUPTED_MESSAGE)
                         flipped.append(info.run_id)
         return flipped
@@ -321,15 +307,26 @@ class RunStore:
             raise ValueError(f"{where!r} is not a run folder inside {self.root}")
         return path
 
-    def _is_stale(self, path: Path, pid: int | None) -> bool:
-        if pid == os.getpid():
-            return not is_active(path)
-        return not pid_alive(pid) if pid is not None else True
+    def _is_stale(self, info: RunInfo) -> bool:
+        """A live status whose process is gone: not on this machine's process table (or a
+        new process under the same pid), or this process, which no longer trains it (a
+        final status write that failed leaves such a run). Another machine's run: not ours
+        to judge."""
+        if info.host is not None and info.host != this_host():
+            return False
+        if info.pid is None:
+            return True
+        started = process_started(info.pid)
+        if info.pid_started is not None and started is not None and started != info.pid_started:
+            return True  # the pid was reused after a crash or a reboot
+        if info.pid == os.getpid():
+            return not is_active(info.path)
+        return not pid_alive(info.pid)
 
     def _write_status(self, path: Path, status: str, message: str | None) -> None:
         try:
-            data = _read_json(path / "status.json") or {}
-        except _Unreadable:
+            data = read_object(path / "status.json") or {}
+        except (Unreadable, FileNotFoundError):
             data = {}
         data.update(status=status, message=message, updated=_now())
         atomic_write_json(path / "status.json", data)
@@ -343,56 +340,62 @@ class RunStore:
         if not path.is_dir():
             return self._broken(path, "run folder no longer exists")
         try:
-            status = _read_json(path / "status.json")
-            config = _read_json(path / "config.json")
-        except _Unreadable as exc:
+            status = read_object(path / "status.json")
+            raw_config = read_object(path / "config.json")
+        except Unreadable as exc:
             if not path.is_dir():
                 return self._broken(path, "run folder no longer exists")
             return self._broken(path, str(exc))
-        assert status is not None and config is not None
+        assert status is not None and raw_config is not None
+        config, notes = run_files.clean_config(raw_config)
         if status.get("status") not in STATUSES:
-            return self._broken(
-                path,
-                f"status.json has unknown status {status.get('status')!r}",
-                config=config,
-            )
-        notes, optional = [], {}
-        for key in ("history", "metrics"):
+            shown = text(str(status.get("status")))
+            return self._broken(path, f"status.json has unknown status {shown!r}", config=config)
+        optional: dict[str, Any] = {}
+        cleaners = {"history": run_files.clean_history, "metrics": run_files.clean_metrics}
+        for key, clean in cleaners.items():
             try:
-                optional[key] = _read_json(path / f"{key}.json", required=False)
-            except _Unreadable as exc:
+                raw = run_files.read_json(path / f"{key}.json", required=False)
+            except Unreadable as exc:
                 notes.append(str(exc))
-        pid = status.get("pid")
+                continue
+            if raw is not None:
+                optional[key], more = clean(raw)
+                notes += more
         return RunInfo(
             run_id=path.name,
             path=path,
             status=status["status"],
-            name=str(status.get("name") or config.get("name") or path.name),
-            created=str(status.get("created") or _mtime_iso(path)),
+            name=text(status.get("name")) or text(config.get("name")) or path.name,
+            created=text(status.get("created")) or _mtime_iso(path),
             config=config,
             metrics=optional.get("metrics"),
             history=optional.get("history"),
             error="; ".join(notes) or None,
-            has_model=(path / MODEL_FILE).is_file(),
-            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-            message=status.get("message"),
-            updated=status.get("updated"),
+            has_model=is_regular_file(path / MODEL_FILE),
+            pid=run_files.count(status.get("pid")),
+            message=text(status.get("message")),
+            updated=text(status.get("updated")),
+            pid_started=run_files.count(status.get("pid_started")),
+            host=text(status.get("host")),
         )
 
     def is_live(self, run_id: str | os.PathLike[str]) -> bool:
-        """True while a readable run is queued or running and its process is alive."""
+        """True while a readable run is queued or running and its process still trains it."""
         info = self.load(run_id)
-        return info.status in LIVE_STATUSES and not info.broken and pid_alive(info.pid or 0)
+        return info.status in LIVE_STATUSES and not info.broken and not self._is_stale(info)
 
     def predictions(self, run_id: str | os.PathLike[str]) -> list[int] | None:
         """The run's predicted digit for each test image (``predictions.json``); None when the
-        file is missing, unreadable or not a list of digits 0–9. Never raises."""
+        file is missing, unreadable, a link or not a list of digits 0–9. Never raises."""
         try:
-            values = json.loads((self._inside(run_id) / "predictions.json").read_bytes())
-        except (OSError, ValueError, RecursionError):  # missing, not JSON, outside the root
+            folder = self._inside(run_id)
+        except ValueError:
             return None
-        if not isinstance(values, list):
-            return None
-        if not all(type(v) is int and 0 <= v <= 9 for v in values):
-            return None  # bools, floats, strings and out-of-range labels are all wrong here
-        return values
+        return run_files.read_predictions(folder / "predictions.json")
+
+    def model_bytes(self, run_id: str | os.PathLike[str]) -> bytes:
+        """The run's model file, for a download; never through a link (`Unreadable`)."""
+        from mnistkit.predict import MAX_UNPACKED_BYTES
+
+        return run_files.read_bytes(self._inside(run_id) / MODEL_FILE, MAX_UNPACKED_BYTES)

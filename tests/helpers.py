@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,8 @@ def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def shown(text: str) -> str:
+    """What a person reads for Markdown that went through `ui.messages.plain` (escapes off)."""
+    return re.sub(r"\\(.)", r"\1", text)

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnistkit.runs import register_active, unregister_active
+from tests.helpers import shown
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARE = str(ROOT / "app_pages" / "compare.py")
@@ -51,7 +52,8 @@ def test_hand_made_run_without_model_or_predictions(runs_dir, make_run):
     assert at.multiselect(key="compare_runs").value == ["20240101-120000-partial"]
     row = at.dataframe[0].value.iloc[0]
     assert row["test accuracy"] is None or row["test accuracy"] != row["test accuracy"]  # NaN
-    assert any("malformed" in w.value for w in at.warning)
+    shown = [w.value.replace("\\", "") for w in at.warning]  # plain() escapes Markdown
+    assert any("ignored bad test_accuracy, confusion_matrix" in text for text in shown)
     assert "This run kept no model." in [c.value for c in at.caption]
 
 
@@ -133,7 +135,7 @@ def test_delete_refuses_a_run_that_is_still_training(runs_dir, make_run):
         unregister_active(busy)
     assert not at.exception
     assert busy.is_dir()
-    assert [e.value for e in at.error] == [f"{busy.name} is still training: stop it first."]
+    assert [shown(e.value) for e in at.error] == [f"{busy.name} is still training: stop it first."]
 
 
 def test_predictions_json_is_read_through_the_store(runs_dir, make_run):
@@ -142,3 +144,32 @@ def test_predictions_json_is_read_through_the_store(runs_dir, make_run):
     at = open_page()
     assert not at.exception
     assert run.is_dir() and any("no predictions" in c.value for c in at.caption)
+
+
+def test_damaged_files_of_the_latest_run_do_not_break_the_page(runs_dir, make_run):
+    """The attack: the newest CNN run's files hold a string in the history, 1e30 in the
+    confusion matrix and 2**70 in the predictions; its folder name is Markdown. The page shows
+    what it can, says what it dropped, and still offers Delete for that run."""
+    name = "20240102-120000-[link](http---x.example) **b**"
+    folder = make_run(
+        runs_dir,
+        name,
+        history={"loss": [0.5, "oops"], "val_loss": [0.6, 0.5]},
+        metrics={"test_accuracy": 0.9, "confusion_matrix": [[1e30] * 10] * 10},
+        predictions=[2**70] * 10_000,
+    )
+    (folder / "config.json").write_text(json.dumps({"arch": "cnn"}))
+    at = open_page()
+    assert not at.exception
+    assert at.multiselect(key="compare_runs").value == [name]
+    notes = " ".join(w.value for w in at.warning)
+    assert "\\[link\\]\\(http" in notes and "**b**" not in notes  # shown literally
+    assert "ignored bad values in loss" in shown(notes) and "confusion_matrix" in shown(notes)
+    assert "This run has no predictions for the test set (predictions.json)." in [
+        c.value for c in at.caption
+    ]
+    at.selectbox(key="compare_delete").set_value(name)
+    at.checkbox(key="compare_confirm").check().run()
+    at.button(key="compare_delete_button").click().run()
+    assert not at.exception and not folder.exists()
+    assert any("Deleted" in s.value and "\\[link\\]" in s.value for s in at.success)

@@ -19,9 +19,10 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from tests import helpers
+from tests.helpers import shown
 from tests.test_ui_bars import highlighted
-from ui.digit_input import plain
-from ui.messages import PREPROCESS_REASONS
+from ui.messages import PREPROCESS_REASONS, plain
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the models
@@ -78,7 +79,7 @@ def run_page(**session) -> AppTest:
 
 
 def predictions(at: AppTest, prefix: str = "Prediction") -> list:
-    return [m for m in at.metric if m.label.startswith(prefix)]
+    return [m for m in at.metric if shown(m.label).startswith(prefix)]
 
 
 SVG = "data:image/svg+xml;base64,"
@@ -171,8 +172,9 @@ def test_a_broken_model_file_is_reported_and_the_other_still_predicts(trained_co
     models.set_value(runs).run()
     assert not at.exception
     shown = predictions(at)
-    assert len(shown) == 1 and trained_copy.dense in shown[0].label
-    assert trained_copy.cnn in at.error[0].value and "not a valid .keras file" in at.error[0].value
+    assert len(shown) == 1 and trained_copy.dense in helpers.shown(shown[0].label)
+    error = helpers.shown(at.error[0].value)
+    assert trained_copy.cnn in error and "not a valid .keras file" in error
 
 
 def test_upload_a_picture(trained_copy, canvas):

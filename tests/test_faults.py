@@ -32,7 +32,7 @@ from mnistkit.config import TrainConfig
 from mnistkit.jobs import JobQueue, TrainingJob, find_job
 from mnistkit.progress import Progress
 from mnistkit.runs import INTERRUPTED_MESSAGE, RunStore, sanitize_name
-from tests.helpers import ROOT, cli_env, requires_data, save_tiny_model
+from tests.helpers import ROOT, cli_env, requires_data, save_tiny_model, shown
 
 TIMEOUT = 120  # seconds a page may take on a busy 2-core machine (first TensorFlow import)
 SEVEN = [(90, 60), (190, 60), (120, 230)]  # a "7" in canvas pixels
@@ -173,7 +173,7 @@ def open_page(stem: str, query: dict | None = None, **session) -> AppTest:
 
 
 def predictions(at: AppTest) -> list[str]:
-    return [m.label for m in at.metric if m.label.startswith("Prediction")]
+    return [shown(m.label) for m in at.metric if m.label.startswith("Prediction")]
 
 
 # --- faults and persistence ---------------------------------------------------------------
@@ -472,10 +472,10 @@ def test_run_folder_deleted_while_pages_list_it(model_runs, canvas, monkeypatch)
     monkeypatch.setattr(resources, "model_choices", list_then_delete)
     draw = open_page("draw")
     assert len(predictions(draw)) == 1 and "dense" in predictions(draw)[0]
-    assert "cnn" in draw.error[0].value and "no model file" in draw.error[0].value
+    assert "cnn" in draw.error[0].value and "no model file" in shown(draw.error[0].value)
 
     monkeypatch.setattr(resources, "model_choices", real_choices)
-    real_read = runs._read_json
+    real_read = runs.read_object
 
     def read_then_vanish(path: Path, required: bool = True):
         data = real_read(path, required)
@@ -485,7 +485,7 @@ def test_run_folder_deleted_while_pages_list_it(model_runs, canvas, monkeypatch)
             shutil.rmtree(model_runs["dense"], ignore_errors=True)
         return data
 
-    monkeypatch.setattr(runs, "_read_json", read_then_vanish)
+    monkeypatch.setattr(runs, "read_object", read_then_vanish)
     home = open_page("home")  # the runs folder was checked at start-up by the Draw page
     row = home.dataframe[-1].value.set_index("run").loc[model_runs["dense"].name]
     assert row["status"] == "broken" and row["note"] == "run folder no longer exists"
@@ -527,7 +527,7 @@ def test_bad_model_in_the_app_is_refused_and_the_other_still_predicts(
     at = open_page("draw")
     assert len(predictions(at)) == 1 and "dense" in predictions(at)[0]
     (error,) = at.error
-    assert model_runs["cnn"].name in error.value and reason in error.value
+    assert model_runs["cnn"].name in shown(error.value) and reason in shown(error.value)
     assert "\n" not in error.value and "Traceback" not in error.value
 
 
@@ -590,7 +590,7 @@ def test_odd_uploads_through_the_app(model_runs, canvas, name):
     at.run()
     assert not at.exception
     if error:
-        assert len(at.error) == 1 and error in at.error[0].value and not predictions(at)
+        assert len(at.error) == 1 and error in shown(at.error[0].value) and not predictions(at)
     else:
         assert not at.error and len(predictions(at)) == 2
 

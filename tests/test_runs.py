@@ -12,7 +12,7 @@ import pytest
 
 from mnistkit import runs
 from mnistkit.atomic import atomic_write_json
-from mnistkit.liveness import is_active, register_active, unregister_active
+from mnistkit.liveness import is_active, process_started, register_active, unregister_active
 from mnistkit.runs import (
     INTERRUPTED_MESSAGE,
     MODEL_FILE,
@@ -281,14 +281,14 @@ def test_folder_deleted_between_list_and_load(store: RunStore) -> None:
 
 def test_folder_deleted_while_listing(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
     run_dir = store.create("demo", CONFIG)
-    real_read = runs._read_json
+    real_read = runs.read_object
 
     def read_then_vanish(path: Path, required: bool = True):
         data = real_read(path, required)
         shutil.rmtree(run_dir, ignore_errors=True)
         return data
 
-    monkeypatch.setattr(runs, "_read_json", read_then_vanish)
+    monkeypatch.setattr(runs, "read_object", read_then_vanish)
     [info] = store.list()
     assert info.status == "broken"
     assert info.error == "run folder no longer exists"
@@ -370,7 +370,7 @@ def test_mark_interrupted(store: RunStore) -> None:
     queued_dead = store.create("queued", CONFIG)
     _write_status(queued_dead, pid=dead_pid(), status="queued")
     foreign = store.create("foreign", CONFIG)
-    _write_status(foreign, pid=os.getppid())
+    _write_status(foreign, pid=os.getppid(), pid_started=process_started(os.getppid()))
     mine_active = store.create("mine-active", CONFIG)  # create registers it
     mine_stale = store.create("mine-stale", CONFIG)
     unregister_active(mine_stale)  # e.g. left by a previous server with the same pid
@@ -520,3 +520,40 @@ def test_predictions_of_a_damaged_file_are_none(store: RunStore, text: str) -> N
 def test_predictions_never_read_outside_the_root(store: RunStore, bad: str) -> None:
     store.create("p", CONFIG)
     assert store.predictions(bad) is None
+
+
+# --- stuck runs: liveness that does not rest on a pid alone -----------------------------
+
+
+def test_a_run_whose_final_status_write_failed_can_be_deleted(store: RunStore) -> None:
+    """The disk filled: the run says "running" with this server's pid, but nothing trains it."""
+    run_dir = store.create("stuck", CONFIG)
+    unregister_active(run_dir)  # what train()'s `finally` does after the failed write
+    assert store.load(run_dir.name).status == "running"
+    assert not store.is_live(run_dir.name)
+    store.delete(run_dir.name)
+    assert not run_dir.exists()
+
+
+def test_a_reused_pid_does_not_keep_a_run_alive(store: RunStore) -> None:
+    """After a crash, the recorded pid now belongs to another live process (here: pid 1)."""
+    run_dir = store.create("crashed", CONFIG)
+    unregister_active(run_dir)
+    _write_status(run_dir, pid=1, pid_started=123)  # pid 1 is alive, but started otherwise
+    assert not store.is_live(run_dir.name)
+    assert store.mark_interrupted() == [run_dir.name]
+    assert store.load(run_dir.name).status == "interrupted"
+
+
+def test_a_run_of_another_machine_is_not_judged_by_this_one(store: RunStore) -> None:
+    run_dir = store.create("elsewhere", CONFIG)
+    unregister_active(run_dir)
+    _write_status(run_dir, pid=dead_pid(), host="lab-pc-07")
+    assert store.is_live(run_dir.name) and store.mark_interrupted() == []
+
+
+def test_a_live_run_of_this_process_is_still_refused(store: RunStore) -> None:
+    run_dir = store.create("training", CONFIG)
+    with pytest.raises(RunBusyError):
+        store.delete(run_dir.name)
+    assert store.load(run_dir.name).pid_started is not None

@@ -8,7 +8,8 @@ import types
 import numpy as np
 from PIL import Image
 
-from ui.digit_input import plain, read_upload
+from ui.digit_input import read_upload
+from ui.messages import plain
 
 
 def png_bytes(image: np.ndarray) -> bytes:

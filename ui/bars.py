@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui.messages import plain
+
 HIGHLIGHT, MUTED, AXIS = "#ff4b4b", "#a3a8b4", "#808495"
 
 
@@ -84,7 +86,7 @@ def show_prediction(label: str, probs: np.ndarray) -> None:
     probs = np.asarray(probs).reshape(10)
     digit = int(probs.argmax())
     st.metric(
-        label=f"Prediction — {label}",
+        label=f"Prediction — {plain(label)}",
         value=str(digit),
         delta=f"{probs[digit]:.0%} sure",
         delta_color="off",

@@ -1,16 +1,15 @@
 """The Draw page's input: the 280×280 canvas, its Clear button, and a picture upload.
 
-Also `plain`, which shows any user text (an uploaded file's name) literally in Markdown.
+Any user text shown in Markdown goes through `ui.messages.plain`.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import streamlit as st
 
 from mnistkit.imaging import MAX_BYTES, ImageError, load_image
+from ui.messages import plain
 
 CANVAS_SIZE = 280  # px, 10x MNIST's 28
 STROKE_WIDTH = 20  # px: a thick marker, about 2 px after scaling to 28x28
@@ -66,9 +65,4 @@ def read_upload(uploaded) -> tuple[np.ndarray | None, str | None]:
     try:
         return load_image(uploaded.getvalue()), None
     except ImageError as exc:
-        return None, f"Cannot use “{plain(uploaded.name)}”: {exc}"
-
-
-def plain(text: str) -> str:
-    """`text` with Markdown's special characters escaped, so st.* shows it literally."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+        return None, f"Cannot use “{plain(uploaded.name)}”: {plain(exc)}"

@@ -11,6 +11,7 @@ from mnistkit.catalog import ModelChoice
 from mnistkit.transform import sweep, transform_digit
 from ui.bars import probability_chart
 from ui.figures import enlarge
+from ui.messages import plain
 from ui.resources import predictor
 
 
@@ -44,12 +45,12 @@ def transform_lesson(x: np.ndarray, models: list[ModelChoice]) -> None:
             try:
                 model = predictor(choice.path)
             except Exception as exc:  # ModelError and friends: say it, keep the page
-                st.error(f"{choice.label}: {exc}")
+                st.error(f"{plain(choice.label)}: {plain(exc)}")
                 continue
             before, after = model.proba(np.stack([transform_digit(x), moved]))
             digit, was = int(after.argmax()), int(before.argmax())
             st.metric(
-                label=f"Moved — {choice.label}",
+                label=f"Moved — {plain(choice.label)}",
                 value=str(digit),
                 delta=f"{after[digit]:.0%} sure (unmoved: {was}, {before[was]:.0%})",
                 delta_color="off",

@@ -1,6 +1,16 @@
-"""What the pages say for the library's reason codes (the words live with the UI)."""
+"""Words the pages say that are not a page's own: reason codes' sentences, and `plain` for any
+text that comes from a file, a folder name, an upload or a person."""
 
 from __future__ import annotations
+
+import re
+
+
+def plain(text: object) -> str:
+    """`text` with Markdown's special characters escaped, so st.* shows it literally: every
+    text from a file, a folder name, an upload or a person goes through this (or `st.text`)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+
 
 # `mnistkit.preprocess.Preprocessed.reason`: why a drawing or upload gave no model input.
 PREPROCESS_REASONS = {
