@@ -181,9 +181,9 @@ def _check_gcs(gcs: str, *, own_token: bool) -> None:
         return
     if anonymous != "rejected":
         raise ClusterError(f"Could not talk to the Ray cluster at {gcs}: {anonymous}.")
-    os.environ.setdefault("RAY_AUTH_MODE", "token")  # before this process loads Ray's config
     if not own_token:
         return
+    use_token_auth()
     mine = probe(gcs, with_token=True)
     if mine == "no-token":
         raise ClusterError(
@@ -195,6 +195,15 @@ def _check_gcs(gcs: str, *, own_token: bool) -> None:
         )
     if mine != "accepted":
         raise ClusterError(f"Could not talk to the Ray cluster at {gcs}: {mine}.")
+
+
+def use_token_auth() -> None:
+    """Send the token from now on (RAY_AUTH_MODE=token), even if Ray's config was read already."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    if "ray" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")  # what Ray itself does when it turns token auth on
 
 
 def _init(address: str) -> None:
@@ -216,7 +225,7 @@ def _init(address: str) -> None:
 def _connect_client(address: str) -> None:
     """Ray Client (`ray://`): connect with the token, then ask a worker how the cluster runs."""
     if not open_cluster_allowed():
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        use_token_auth()
     _init(address)
     import ray
 

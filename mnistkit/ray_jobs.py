@@ -227,6 +227,7 @@ class RayTrainingJob(TrainingJob):
             self.progress = progress
             progress.update(epochs=config.epochs)
         self.actor = None
+        self.worker: dict | None = None  # the actor's pid, node and TF pool sizes, once it runs
         self.run_dir: Path | None = None
         self.ticket = uuid.uuid4().hex  # the job's place on the queue board (not its secret id)
 
@@ -281,7 +282,7 @@ class RayTrainingJob(TrainingJob):
             while True:
                 done, _ = ray.wait([ready], timeout=POLL_S)
                 if done:
-                    ray.get(ready)
+                    self.worker = ray.get(ready)
                     return True
                 if self.progress.stop_requested:
                     return False
