@@ -286,3 +286,25 @@ def test_thread_engine_is_the_default(runs_dir, monkeypatch):
     monkeypatch.delenv(RAY_ADDRESS_ENV, raising=False)
     job = make_job(TrainConfig(), RunStore(runs_dir))
     assert type(job) is TrainingJob
+
+
+def test_a_cluster_gone_silent_mid_run_interrupts_the_run(tmp_path, monkeypatch):
+    """The head going away mid-lesson, without taking this test's Ray down with it."""
+
+    class Silent:  # an actor handle whose calls are never answered
+        poll = stop = type("Method", (), {"remote": staticmethod(lambda *args: "no reply")})
+
+    def get(ref, timeout=None):
+        raise ray.exceptions.GetTimeoutError("no reply")
+
+    monkeypatch.setattr(ray_jobs.ray, "get", get)
+    monkeypatch.setattr(ray_jobs, "LOST_S", 0.2)
+    monkeypatch.setattr(ray_jobs, "POLL_S", 0.01)
+    store = RunStore(tmp_path)
+    job = ray_jobs.RayTrainingJob(TrainConfig(**TINY), store, name="silent")
+    job.run_dir, job.actor = store.create("silent", {"arch": "dense"}), Silent()
+    job._follow()
+    snap = job.snapshot()
+    assert snap.status == "interrupted"
+    assert snap.message.startswith("lost contact with the Ray cluster (GetTimeoutError)")
+    assert store.load(job.run_dir.name).status == "interrupted"
