@@ -154,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     load_mnist(args.data_dir)  # fail fast with the data error, before TensorFlow loads
     import_tensorflow_quietly()
-    from mnistkit.training import train
+    from mnistkit.jobs import run_training  # here, or on Ray with MNISTKIT_RAY_ADDRESS
 
     store = RunStore(resolve_runs_dir(args.runs_dir))
     progress = Progress()
@@ -163,7 +163,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     printer = _ProgressPrinter(progress, sys.stdout)
     printer.start()
     try:
-        result = train(config, store, name=args.name, data_dir=args.data_dir, progress=progress)
+        result = run_training(
+            config, store, name=args.name, data_dir=args.data_dir, progress=progress
+        )
     except KeyboardInterrupt:
         progress.request_stop()
         raise

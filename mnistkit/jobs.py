@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import keras
 
 MAX_JOBS_ENV = "MNISTKIT_MAX_JOBS"
+RAY_ADDRESS_ENV = "MNISTKIT_RAY_ADDRESS"  # set: jobs train on that Ray cluster (mnistkit.ray_jobs)
 KEEP_FINISHED_S = 3600.0  # a finished job stays findable (for a reloaded tab) this long
 
 
@@ -185,3 +186,42 @@ def _forget_old_jobs() -> None:
         i for i, j in _jobs.items() if j.finished_at and now - j.finished_at > KEEP_FINISHED_S
     ]:
         del _jobs[job_id]
+
+
+def ray_configured() -> bool:
+    """True when `MNISTKIT_RAY_ADDRESS` names a Ray cluster for the jobs."""
+    return bool(os.environ.get(RAY_ADDRESS_ENV, "").strip())
+
+
+def make_job(
+    config: TrainConfig,
+    store: RunStore,
+    *,
+    name: str | None = None,
+    data_dir: str | Path | None = None,
+    queue: JobQueue | None = None,
+) -> TrainingJob:
+    """A job for `config`: a thread here, or a Ray actor when `MNISTKIT_RAY_ADDRESS` is set."""
+    if ray_configured():
+        from mnistkit.ray_jobs import RayTrainingJob  # the only place Ray gets imported
+
+        return RayTrainingJob(config, store, name=name, data_dir=data_dir)
+    return TrainingJob(config, store, name=name, data_dir=data_dir, queue=queue)
+
+
+def run_training(
+    config: TrainConfig,
+    store: RunStore,
+    *,
+    name: str | None = None,
+    data_dir: str | Path | None = None,
+    progress: Progress | None = None,
+):
+    """Train to the end and return the `RunResult`: in this thread, or on Ray (see `make_job`)."""
+    if ray_configured():
+        from mnistkit.ray_jobs import run_on_ray
+
+        return run_on_ray(config, store, name=name, data_dir=data_dir, progress=progress)
+    from mnistkit.training import train
+
+    return train(config, store, name=name, data_dir=data_dir, progress=progress)

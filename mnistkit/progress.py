@@ -113,6 +113,20 @@ class Progress:
         with self._lock:
             self._ended = time.monotonic()
 
+    def load(self, snap: Snapshot) -> None:
+        """Take over a snapshot recorded elsewhere (a remote worker's): the UI then reads it."""
+        with self._lock:
+            self.status, self.epochs = snap.status, snap.epochs
+            self.steps_per_epoch, self.message = snap.steps_per_epoch, snap.message
+            self.run_dir, self.queue_position = snap.run_dir, snap.queue_position
+            self.metrics = None if snap.metrics is None else dict(snap.metrics)
+            self._batches = [dict(b) for b in snap.batches]
+            self._history = {k: list(v) for k, v in snap.history.items()}
+            self._epoch, self._step = snap.epoch, snap.step
+            now = time.monotonic()
+            self._started = now - snap.elapsed
+            self._ended = now if snap.finished else None
+
     def snapshot(self) -> Snapshot:
         with self._lock:
             now = self._ended or time.monotonic()

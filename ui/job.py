@@ -14,7 +14,7 @@ import streamlit as st
 
 from mnistkit.config import TrainConfig
 from mnistkit.data import DATA_ENV
-from mnistkit.jobs import TrainingJob, find_job
+from mnistkit.jobs import TrainingJob, find_job, make_job
 from ui.resources import run_store
 
 JOB_KEY = "job_id"  # session_state key
@@ -41,7 +41,7 @@ def start_job(config: TrainConfig, name: str | None = None) -> TrainingJob:
     job = current_job()
     if job is not None and not job.snapshot().finished:
         return job
-    job = TrainingJob(
+    job = make_job(  # a thread here, or a Ray actor with MNISTKIT_RAY_ADDRESS
         config,
         run_store(),
         name=(name or "").strip() or None,
