@@ -29,11 +29,13 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from mnistkit import ray_cluster
+from mnistkit.atomic import atomic_write_bytes
 from mnistkit.config import TrainConfig
 from mnistkit.data import DATA_ENV, NPZ_NAME, DataError, load_mnist
 from mnistkit.jobs import TrainingJob
+from mnistkit.liveness import unregister_active
 from mnistkit.progress import Progress, Snapshot
-from mnistkit.runs import RunStore, atomic_write_bytes, unregister_active
+from mnistkit.runs import RunStore
 
 POLL_S = 0.5  # the app asks each actor for news this often (the page redraws every 0.7 s)
 CALL_TIMEOUT_S = 10.0  # one poll may take this long before it counts as silence
@@ -334,7 +336,7 @@ class RayTrainingJob(TrainingJob):
 
     def _interrupted(self, why: str) -> None:
         epochs = self.progress.snapshot().epoch
-        kept = " and its best model" if (self.run_dir / "model.keras").is_file() else ""
+        kept = " and its best model" if self.store.model_path(self.run_dir).is_file() else ""
         message = f"{why}; kept the {epochs} epoch(s) it finished{kept}"
         self.store.set_status(self.run_dir, "interrupted", message)
         self.progress.finish("interrupted", message)

@@ -14,6 +14,7 @@ import numpy as np
 from mnistkit import data as mdata
 from mnistkit.callbacks import BestCheckpoint, HistoryWriter, RecorderCallback, StopOnRequest
 from mnistkit.config import TrainConfig
+from mnistkit.errors import MnistkitError
 from mnistkit.liveness import register_active, unregister_active
 from mnistkit.models import build_model
 from mnistkit.progress import Progress
@@ -123,13 +124,19 @@ def train(
     Errors mark the run "failed" and are re-raised.
     """
     progress = progress or Progress()
+    progress.update(status="running", message="loading data")
+    try:  # before the run folder: data that cannot be read leaves no "failed" run behind
+        data = data or prepare_data(config, data_dir)
+    except MnistkitError as exc:
+        progress.finish("failed", str(exc))
+        raise
     run_dir = store.create(name or config.arch, config.to_dict())
     register_active(run_dir)
-    progress.update(run_dir=str(run_dir), status="running", message="loading data")
+    progress.update(run_dir=str(run_dir))
     try:
         return _train(config, store, run_dir, data, data_dir, progress, verbose, callbacks)
     except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
+        message = str(exc) if isinstance(exc, MnistkitError) else f"{type(exc).__name__}: {exc}"
         store.set_status(run_dir, "failed", message)
         progress.finish("failed", message)
         raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import sys
 import types
 from pathlib import Path
@@ -20,7 +21,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from tests import helpers
-from tests.helpers import shown
+from tests.helpers import save_tiny_model, shown
 from tests.test_ui_bars import highlighted
 from ui.messages import PREPROCESS_REASONS, plain
 
@@ -258,9 +259,32 @@ def test_a_failed_preload_gives_the_same_error_as_a_direct_load(tmp_path):
     bad.write_bytes(b"not a zip archive")
     assert resources.preload_models([bad]) == [bad]
     assert resources.preload_models([bad]) == []  # once per file version
-    for _ in range(2):  # the failure is not cached: the second call loads (and fails) again
+    for _ in range(2):
         with pytest.raises(ModelError, match="not a valid .keras file"):
             resources.predictor(bad)
+
+
+def test_a_failed_load_is_remembered_per_file_version(tmp_path, monkeypatch):
+    """A zip bomb cost ~10 s and +2 GB on every stroke of a session that picked it, because a
+    failed load was never cached: now each file version fails once; a new file is tried."""
+    from mnistkit import predict
+    from mnistkit.predict import ModelError
+    from ui import resources
+
+    monkeypatch.setenv(resources.PRELOAD_ENV, "0")
+    loads = []
+    real = predict.load_predictor
+    monkeypatch.setattr(predict, "load_predictor", lambda path: loads.append(path) or real(path))
+    bad = tmp_path / "bomb.keras"
+    bad.write_bytes(b"not a zip archive")
+    for _ in range(3):  # three strokes
+        with pytest.raises(ModelError, match="not a valid .keras file"):
+            resources.predictor(bad)
+    assert len(loads) == 1
+    save_tiny_model(bad)  # the file is replaced by a good one: a new version, loaded again
+    os.utime(bad, ns=(bad.stat().st_atime_ns, bad.stat().st_mtime_ns + 10**9))
+    assert resources.predictor(bad).proba(np.zeros((28, 28), np.float32)).shape == (1, 10)
+    assert len(loads) == 2
 
 
 def test_preloading_can_be_switched_off(tmp_path, monkeypatch):

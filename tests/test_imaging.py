@@ -144,3 +144,34 @@ def test_load_image_rejects_too_many_bytes(tmp_path):
 def test_load_image_missing_file(tmp_path):
     with pytest.raises(ImageError):
         load_image(tmp_path / "nope.png")
+
+
+def test_a_phone_photo_is_turned_upright_by_its_exif_orientation():
+    """A phone held sideways stores the picture as the sensor saw it, plus "rotate 90° to
+    show it" (orientation 6): an upright 7 must come back upright, not read as a 2."""
+    upright = np.zeros((60, 40), np.uint8)
+    upright[10:14, 8:32] = 255  # the bar of a 7, at the top
+    upright[14:50, 26:30] = 255  # its stem
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # as the sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+    gray = load_image(buffer.getvalue())
+    assert gray.shape == upright.shape
+    assert np.abs(gray.astype(int) - upright).mean() < 8  # JPEG noise only
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale():
+    from mnistkit.imaging import MAX_SIDE
+
+    photo = Image.new("L", (MAX_SIDE * 2, MAX_SIDE + 400), 30)
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG")
+    assert max(load_image(buffer.getvalue()).shape) <= MAX_SIDE
+
+
+def test_a_file_that_is_no_picture_says_which_pictures_work():
+    with pytest.raises(ImageError) as info:
+        load_image(b"not an image at all" * 10)
+    assert "Pillow" not in str(info.value) and "PNG, JPEG" in str(info.value)

@@ -85,3 +85,38 @@ def test_a_clear_cache_message_does_not_break_the_next_page(app):
 
     assert asyncio.run(attack()) == []
     assert "Traceback" not in app.log_tail(20_000)
+
+
+async def _upload_on_draw(app, name: str, data: bytes) -> list:
+    """Open /draw, switch to Upload, PUT `name` past the browser's type check, rerun."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    tab = Tab(app.url, "draw", timeout=120, fetch_media=False)
+    try:
+        run = await tab.open()
+        source = WidgetState(id=run.widgets["draw_source"], string_value="Upload a picture")
+        tab.states["draw_source"] = source
+        run = await tab.rerun()
+        put = put_upload, app.url, tab.session_id, "f1", name, data
+        assert await asyncio.to_thread(*put) == 204
+        upload = WidgetState(id=run.widgets["draw_upload"])
+        info = upload.file_uploader_state_value.uploaded_file_info.add()
+        info.name, info.size, info.file_id = name, len(data), "f1"
+        tab.states["draw_upload"] = upload
+        runs = [await tab.rerun() for _ in range(2)]
+        return runs
+    finally:
+        await tab.close()
+
+
+def test_an_upload_that_skips_the_browsers_type_check_gets_one_sentence(app):
+    runs = asyncio.run(_upload_on_draw(app, "payload.exe", b"MZ\x90\x00 not a picture"))
+    assert not [e for run in runs for e in run.errors if e.startswith("exception")]
+    (alert,) = [a for a in runs[0].alerts if a.startswith("Cannot use")]
+    assert "payload\\.exe" in alert and "not a picture mnistkit can read" in alert
+
+
+def test_an_upload_named_like_a_link_is_shown_literally(app):
+    runs = asyncio.run(_upload_on_draw(app, "www.evil.example .png", b"\x89PNG\r\n junk"))
+    (alert,) = [a for a in runs[0].alerts if a.startswith("Cannot use")]
+    assert "www\\.evil\\.example" in alert  # no autolink: the dots are escaped

@@ -102,19 +102,19 @@ def test_predict_proba_batches_and_empty():
 # --- train() on synthetic data: failure and stop paths, no MNIST needed ---------------
 
 
-def test_failing_run_is_recorded_and_raised(tmp_path):
+def test_unreadable_data_fails_without_leaving_a_run_folder(tmp_path):
+    """Every press of Start with a broken data folder used to leave one "failed" run."""
     store = RunStore(tmp_path / "runs")
     empty = tmp_path / "empty"
     empty.mkdir()
     progress = Progress()
-    with pytest.raises(DataError, match="empty"):
-        train(TrainConfig(arch="dense", epochs=1), store, data_dir=empty, progress=progress)
-    (info,) = store.list()
-    assert info.status == "failed"
-    assert "DataError" in info.message and str(empty) in info.message
-    assert not info.has_model and not is_active(info.path)
+    for _ in range(3):
+        with pytest.raises(DataError, match="empty"):
+            train(TrainConfig(arch="dense", epochs=1), store, data_dir=empty, progress=progress)
+    assert store.list() == []
     s = progress.snapshot()
-    assert s.status == "failed" and "DataError" in s.message and s.finished
+    assert s.status == "failed" and s.finished
+    assert s.message.startswith("no MNIST data in ") and str(empty) in s.message
 
 
 def test_error_during_fit_marks_failed(tmp_path, monkeypatch):

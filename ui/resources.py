@@ -115,15 +115,36 @@ def _predictor(path: str, mtime: float):
     return load_predictor(path)
 
 
+FAILED_LOADS_KEPT = 64  # file versions whose load failed, remembered (oldest forgotten first)
+_failed_loads: dict[tuple[str, float], Exception] = {}
+_failed_lock = threading.Lock()
+
+
 def predictor(path: str | Path):
     """A shared, thread-safe `Predictor` for a model file (reloaded if the file changes).
 
-    Raises `mnistkit.predict.ModelError` with a clear sentence for a bad file. Any page that
+    Raises `mnistkit.predict.ModelError` with a clear sentence for a bad file; a file version
+    that failed once fails again at once (a zip bomb or a huge model costs its seconds and
+    gigabytes once, not on every stroke of every session that picked it). Any page that
     predicts also stops Streamlit's per-run Keras reset (`keep_keras_state`), which otherwise
     costs every stroke on the Draw page a `clear_session()` and a full garbage collection.
     """
+    from mnistkit.errors import MnistkitError
+
     keep_keras_state()
-    return _predictor(str(Path(path)), model_mtime(path))
+    key = (str(Path(path)), model_mtime(path))
+    with _failed_lock:
+        failed = _failed_loads.get(key)
+    if failed is not None:
+        raise failed
+    try:
+        return _predictor(*key)
+    except MnistkitError as exc:
+        with _failed_lock:
+            _failed_loads[key] = exc.with_traceback(None)
+            while len(_failed_loads) > FAILED_LOADS_KEPT:
+                _failed_loads.pop(next(iter(_failed_loads)))
+        raise
 
 
 # --- loading models before the first stroke ------------------------------------------------
