@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from mnistkit import jobs
 from mnistkit.config import DEFAULT_PRESET
 from mnistkit.jobs import JobQueue, find_job
+from tests.helpers import shown
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = str(ROOT / "app_pages" / "train.py")
@@ -126,9 +127,9 @@ def test_failed_run_shows_its_reason(runs_dir, tmp_path, monkeypatch, one_slot):
     at.button(key="train_start").click().run()
     at = wait_until(at, lambda a: a.error, timeout=60)
     assert "Training failed" in at.error[0].value
-    assert "does not exist" in at.error[0].value
+    assert "does not exist" in shown(at.error[0].value)
     assert at.button(key="train_start").disabled is False
-    assert list(statuses(runs_dir).values()) == ["failed"]
+    assert statuses(runs_dir) == {}  # data that cannot be read leaves no run folder behind
 
 
 def _params(arch: str) -> int:
