@@ -121,7 +121,7 @@ def start_app(runs_dir: Path, log_path: Path, bomb_gib: float = 0.0) -> App:
         template = template or next(iter(sorted(runs_dir.glob("*/model.keras"))))
         scratch = runs_dir.parent / "bomb.keras"
         hostile.zip_bomb_model(template, scratch, int(bomb_gib * 2**30))
-        hostile.hand_in_run(runs_dir, BOMB_RUN, scratch)
+        hostile.hand_in_run(runs_dir, BOMB_RUN, arch="cnn", model=scratch)
     return appserver.start(env=env, log_path=log_path)
 
 

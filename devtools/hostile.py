@@ -34,16 +34,33 @@ def zip_bomb_model(template: Path, out: Path, inflated_bytes: int) -> Path:
     return out
 
 
-def hand_in_run(runs_dir: Path, run_id: str, model: Path | None, arch: str = "cnn") -> Path:
-    """A finished run folder as a student could copy into the runs folder, with `model` as
-    its `model.keras` (copied, or None for no model)."""
+def hand_in_run(
+    runs_dir: Path,
+    run_id: str,
+    status: str | None = "completed",
+    *,
+    arch: str = "dense",
+    model: Path | None = None,
+    fields: dict | None = None,
+    **files: object,
+) -> Path:
+    """A run folder as a student could copy into the runs folder (or edit by hand): config
+    and status JSON (`status=None`: a corrupt status.json), `fields` added to the status,
+    `model` copied as its `model.keras`, and each `name=obj` written as `name.json`."""
     folder = runs_dir / run_id
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"arch": arch}), encoding="utf-8")
-    status = {"status": "completed", "created": "2026-12-01T10:00:00+00:00", "name": run_id}
-    (folder / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    config = {"arch": arch, "optimizer": "adam"}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    if status is None:
+        (folder / "status.json").write_text("{not json", encoding="utf-8")
+    else:
+        written = {"status": status, "created": "2024-01-01T12:00:00+00:00", "name": run_id}
+        text = json.dumps({**written, **(fields or {})})
+        (folder / "status.json").write_text(text, encoding="utf-8")
     if model is not None:
         (folder / "model.keras").write_bytes(model.read_bytes())
+    for name, obj in files.items():
+        (folder / f"{name}.json").write_text(json.dumps(obj), encoding="utf-8")
     return folder
 
 

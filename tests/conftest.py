@@ -7,16 +7,22 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from devtools.hostile import hand_in_run
+from mnistkit import jobs
 from mnistkit.data import DATA_ENV
+from mnistkit.jobs import JobQueue
 from mnistkit.runs import RUNS_ENV
+from tests.classroom import Holder, seven
+from tests.helpers import NO_DATA, needs_data, save_tiny_model, shared_run
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_SUBSET = 400  # images per fixture run (20 % of them validate)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -28,17 +34,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-def needs_data() -> None:
-    """Skip unless real MNIST is available through MNISTKIT_DATA_DIR."""
-    if not os.environ.get(DATA_ENV):
-        pytest.skip(f"{DATA_ENV} is not set: these tests train on real MNIST")
+REAL_DATA_FIXTURES = {"real_data", "trained_runs", "trained_copy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that trains on real MNIST is `slow`, whichever way it asks for the data."""
+    for item in items:
+        skips = [m for m in item.iter_markers("skipif") if m.kwargs.get("reason") == NO_DATA]
+        if skips or REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
 def real_data() -> str:
     """The real MNIST folder; skips the test when MNISTKIT_DATA_DIR is not set."""
-    needs_data()
-    return os.environ[DATA_ENV]
+    return needs_data()
 
 
 @pytest.fixture
@@ -60,22 +70,13 @@ class TrainedRuns:
 
 
 @pytest.fixture(scope="session")
-def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> TrainedRuns:
-    """Train one tiny dense and one tiny CNN run (1 epoch, 400 images) once per session."""
+def trained_runs() -> TrainedRuns:
+    """One tiny dense and one tiny CNN run (`helpers.shared_run`), trained once per session."""
     needs_data()
-    from mnistkit.config import TrainConfig
-    from mnistkit.runs import RunStore
-    from mnistkit.training import train
-
-    root = tmp_path_factory.mktemp("trained") / "runs"
-    store = RunStore(root)
-    ids = {}
-    for arch in ("dense", "cnn"):
-        config = TrainConfig(arch=arch, epochs=1, batch_size=64, subset=TINY_SUBSET)
-        result = train(config, store, name=f"fixture-{arch}")
+    dense, cnn = (shared_run(arch)[0] for arch in ("dense", "cnn"))
+    for result in (dense, cnn):
         assert result.status == "completed", result.message
-        ids[arch] = result.run_dir.name
-    return TrainedRuns(root=root, dense=ids["dense"], cnn=ids["cnn"])
+    return TrainedRuns(root=dense.run_dir.parent, dense=dense.run_dir.name, cnn=cnn.run_dir.name)
 
 
 @pytest.fixture
@@ -128,24 +129,58 @@ def render_in_subprocess():
     return render
 
 
-def write_run(root: Path, run_id: str, status: str | None = "completed", **files) -> Path:
-    """A hand-made run folder: config/status JSON plus any `name=obj` JSON files.
+@pytest.fixture
+def make_run():
+    """`devtools.hostile.hand_in_run` as a fixture, for tests that hand-make run folders."""
+    return hand_in_run
 
-    `status=None` writes a corrupt status.json (a broken run).
-    """
-    folder = root / run_id
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"arch": "dense", "optimizer": "adam"}))
-    if status is None:
-        (folder / "status.json").write_text("{not json")
-    else:
-        (folder / "status.json").write_text(json.dumps({"status": status, "name": run_id}))
-    for name, obj in files.items():
-        (folder / f"{name}.json").write_text(json.dumps(obj))
-    return folder
+
+# --- the classroom tests' pages: tiny untrained models, a fake canvas, a full queue ---------
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory) -> Path:
+    """One tiny untrained MNIST-shaped model (28×28×1 → 10), saved once for this module."""
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny.keras", seed=5)
 
 
 @pytest.fixture
-def make_run():
-    """`write_run` as a fixture, for tests that hand-make run folders."""
-    return write_run
+def model_runs(runs_dir: Path, tiny_model_file: Path, monkeypatch) -> dict[str, Path]:
+    """A dense and a "cnn" run, each with a tiny model; no bundled models in the way."""
+    monkeypatch.setattr("mnistkit.catalog.BUNDLED_DIR", runs_dir.parent / "no-bundled-models")
+    return {
+        "dense": hand_in_run(runs_dir, "20240101-120000-dense", model=tiny_model_file),
+        "cnn": hand_in_run(runs_dir, "20240101-120001-cnn", arch="cnn", model=tiny_model_file),
+    }
+
+
+@pytest.fixture
+def canvas(monkeypatch):
+    """Replace the canvas component: `canvas.image` is what the student 'drew'."""
+    fake = types.SimpleNamespace(image=np.asarray(seven()))
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=fake.image)
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    return fake
+
+
+@pytest.fixture
+def blocked_queue(monkeypatch):
+    """A one-slot process-wide queue whose slot is taken: every new job waits in line.
+
+    Jobs started meanwhile are cancelled and joined afterwards, whatever the test did.
+    """
+    queue = JobQueue(slots=1)
+    holder = Holder()
+    assert queue.acquire(holder)
+    monkeypatch.setattr(jobs, "_queue", queue)
+    started = set(jobs._jobs)
+    yield queue
+    for job_id in set(jobs._jobs) - started:
+        job = jobs._jobs[job_id]
+        job.stop()
+        job.join(10)
+        assert not job.alive
+    queue.release(holder)
+
+

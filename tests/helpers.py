@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_ENV = "MNISTKIT_DATA_DIR"
 DATA_DIR = os.environ.get(DATA_ENV) or None
 
-requires_data = pytest.mark.skipif(
-    DATA_DIR is None,
-    reason=f"{DATA_ENV} is not set: these tests train on real MNIST (e.g. "
-    f"{DATA_ENV}=../shared/datasets/mnist)",
+# The one switch for tests that need real MNIST: `requires_data` (a mark), `needs_data()` (in
+# a fixture) and the `real_data` fixture all read it; conftest marks such tests `slow`, and in
+# CI (MNISTKIT_REQUIRE_DATA=1) a missing folder stops the session instead of skipping.
+NO_DATA = (
+    f"{DATA_ENV} is not set: these tests train on real MNIST "
+    f"(e.g. {DATA_ENV}=../shared/datasets/mnist)"
 )
+requires_data = pytest.mark.skipif(DATA_DIR is None, reason=NO_DATA)
+
+
+def needs_data() -> str:
+    """The real MNIST folder, or skip the calling test (fixture) when there is none."""
+    if DATA_DIR is None:
+        pytest.skip(NO_DATA)
+    return DATA_DIR
 
 
 def images(n: int, seed: int = 0) -> np.ndarray:
@@ -57,6 +68,11 @@ def save_tiny_model(path: str | Path, seed: int = 0) -> Path:
     return path
 
 
+@functools.cache
+def _shared_root() -> Path:
+    return _scratch_dir("mnistkit-shared-runs-") / "runs"
+
+
 def _scratch_dir(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     atexit.register(shutil.rmtree, folder, True)
@@ -65,7 +81,8 @@ def _scratch_dir(prefix: str) -> Path:
 
 @functools.cache
 def shared_run(arch: str = "dense"):
-    """One tiny real training run (subset 500, 2 epochs), trained once per test process.
+    """One tiny real training run (subset 500, 2 epochs), trained once per test process, in
+    one shared runs folder (`conftest.trained_runs` offers both architectures' runs).
 
     Returns `(RunResult, TrainConfig, Progress)`. Tests must treat the run folder as read-only.
     """
@@ -76,7 +93,7 @@ def shared_run(arch: str = "dense"):
 
     config = TrainConfig(arch=arch, subset=500, epochs=2, patience=0, batch_size=32)
     progress = Progress()
-    store = RunStore(_scratch_dir("mnistkit-shared-run-"))
+    store = RunStore(_shared_root())
     result = train(config, store, name=f"shared-{arch}", data_dir=DATA_DIR, progress=progress)
     return result, config, progress
 
@@ -135,3 +152,12 @@ def dead_pid() -> int:
 def shown(text: str) -> str:
     """What a person reads for Markdown that went through `ui.messages.plain` (escapes off)."""
     return re.sub(r"\\(.)", r"\1", text)
+
+
+def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll `condition()` every 5 ms until it is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)

@@ -97,7 +97,7 @@ def test_run_deleted_while_listed(trained_copy):
     shutil.rmtree(trained_copy.root / trained_copy.dense)
     at.run()
     assert not at.exception
-    assert any(trained_copy.dense in w.value for w in at.warning)
+    assert any(trained_copy.dense in shown(w.value) for w in at.warning)
     assert at.multiselect(key="compare_runs").value == [trained_copy.cnn]
 
 
@@ -110,7 +110,7 @@ def test_delete_needs_confirmation(trained_copy):
     at.button(key="compare_delete_button").click().run()
     assert not at.exception
     assert not (trained_copy.root / trained_copy.cnn).exists()
-    assert any(f"Deleted {trained_copy.cnn}" in s.value for s in at.success)
+    assert any(f"Deleted {trained_copy.cnn}" in shown(s.value) for s in at.success)
     assert at.multiselect(key="compare_runs").value == [trained_copy.dense]
 
 

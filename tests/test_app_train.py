@@ -40,7 +40,7 @@ def _find(at: AppTest, key: str):
     return at.text_input(key=key)
 
 
-def wait_until(at: AppTest, done, timeout: float = TIMEOUT) -> AppTest:
+def rerun_until(at: AppTest, done, timeout: float = TIMEOUT) -> AppTest:
     """Rerun the page (as the fragment's polling would) until `done(at)` or the timeout."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -125,7 +125,7 @@ def test_failed_run_shows_its_reason(runs_dir, tmp_path, monkeypatch, one_slot):
     at = open_page()
     at = set_form(at, arch="dense", subset=300, epochs=1)
     at.button(key="train_start").click().run()
-    at = wait_until(at, lambda a: a.error, timeout=60)
+    at = rerun_until(at, lambda a: a.error, timeout=60)
     assert "Training failed" in at.error[0].value
     assert "does not exist" in shown(at.error[0].value)
     assert at.button(key="train_start").disabled is False
@@ -150,7 +150,7 @@ def test_tiny_run_completes_and_reload_finds_it(runs_dir, one_slot, real_data):
     assert at.query_params["job"] == job_id
     assert at.button(key="train_start").disabled is True
 
-    at = wait_until(at, lambda a: a.success)
+    at = rerun_until(at, lambda a: a.success)
     assert "Training completed" in at.success[0].value
     accuracy = [m for m in at.metric if m.label == "Test accuracy"]
     assert accuracy and accuracy[0].value.endswith("%")
@@ -178,14 +178,14 @@ def test_stop_and_cancel_while_queued(runs_dir, one_slot, real_data):
     first = set_form(first, arch="cnn", subset=60_000, epochs=5, batch_size=32, patience=0)
     first.button(key="train_start").click().run()
     job = job_of(first)
-    wait_until(first, lambda a: job.snapshot().step > 0)
+    rerun_until(first, lambda a: job.snapshot().step > 0)
     assert first.get("progress")[0].proto.text.startswith("epoch 1/5 · batch ")
 
     second = open_page()  # another student: the only slot is taken, so this one waits
     second = set_form(second, arch="dense", subset=300, epochs=1)
     second.button(key="train_start").click().run()
     waiting = job_of(second)
-    second = wait_until(second, lambda a: a.info)
+    second = rerun_until(second, lambda a: a.info)
     assert "1st in line" in second.info[0].value
     second.button(key="train_cancel").click().run()
     waiting.join(5)
@@ -198,6 +198,6 @@ def test_stop_and_cancel_while_queued(runs_dir, one_slot, real_data):
     job.join(10)
     assert not job.alive, "the training thread did not end after Stop"
     assert time.monotonic() - started < 10
-    first = wait_until(first, lambda a: a.warning, timeout=10)
+    first = rerun_until(first, lambda a: a.warning, timeout=10)
     assert "Training stopped" in first.warning[0].value
     assert list(statuses(runs_dir).values()) == ["stopped"]  # the cancelled job made no run

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.hostile import hand_in_run
 from mnistkit import catalog
 from mnistkit.catalog import ModelChoice, default_choices, list_choices, run_label
 from mnistkit.runs import RunStore
-from tests.conftest import write_run
 
 
 def choice(label: str, arch: str | None, bundled: bool = False) -> ModelChoice:
@@ -56,12 +56,12 @@ def test_defaults_come_from_the_picked_models_if_possible():
 )
 def test_run_label_is_tolerant_of_odd_metrics(tmp_path, metrics, shown):
     files = {} if metrics is None else {"metrics": metrics}
-    write_run(tmp_path, "r", **files)
+    hand_in_run(tmp_path, "r", **files)
     assert run_label(RunStore(tmp_path).load("r")) == shown
 
 
 def test_run_label_of_an_unknown_arch(tmp_path):
-    folder = write_run(tmp_path, "r")
+    folder = hand_in_run(tmp_path, "r")
     (folder / "config.json").write_text(json.dumps({"optimizer": "adam"}))
     assert run_label(RunStore(tmp_path).load("r")) == "r (?)"
 
@@ -73,10 +73,10 @@ def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
         (bundled / f"{name}.keras").write_bytes(b"")
     root = tmp_path / "runs"
     for run_id in ("20240101-120000-a", "20240102-120000-b", "20240103-120000-nomodel"):
-        write_run(root, run_id, metrics={"test_accuracy": 0.5})
+        hand_in_run(root, run_id, metrics={"test_accuracy": 0.5})
     for run_id in ("20240101-120000-a", "20240102-120000-b"):
         (root / run_id / "model.keras").write_bytes(b"")
-    write_run(root, "20240104-120000-broken", status=None)
+    hand_in_run(root, "20240104-120000-broken", status=None)
     (root / "20240104-120000-broken" / "model.keras").write_bytes(b"")
 
     choices = list_choices(RunStore(root), bundled)

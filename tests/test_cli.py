@@ -392,13 +392,13 @@ def test_main_runs_in_process(tmp_path, capsys):
 def test_runs_lists_damaged_runs_and_prints_strict_json(tmp_path, capsys):
     """A run whose arch is a list and whose metrics hold a NaN or a string (issue: TypeError
     half-way through, and `NaN` in --json output)."""
-    from tests.conftest import write_run
+    from devtools.hostile import hand_in_run
 
-    odd = write_run(tmp_path, "20240101-120000-odd", metrics={"test_accuracy": "high"})
+    odd = hand_in_run(tmp_path, "20240101-120000-odd", metrics={"test_accuracy": "high"})
     (odd / "config.json").write_text(json.dumps({"arch": ["cnn", "dense"]}))
-    nan = write_run(tmp_path, "20240101-130000-nan")
+    nan = hand_in_run(tmp_path, "20240101-130000-nan")
     (nan / "metrics.json").write_text('{"test_accuracy": NaN}')
-    write_run(tmp_path, "20240101-140000-good", metrics={"test_accuracy": 0.97})
+    hand_in_run(tmp_path, "20240101-140000-good", metrics={"test_accuracy": 0.97})
     assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and "97.00%" in lines[0] and "ignored bad arch" in lines[2]

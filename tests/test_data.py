@@ -24,9 +24,10 @@ from mnistkit.data import (
     to_model_input,
     train_val_split,
 )
+from tests.helpers import DATA_DIR, requires_data
 
 MAGIC = {1: 0x00000801, 3: 0x00000803}
-REAL_DIR = os.environ.get(DATA_ENV)  # read before the fixture clears it
+REAL_DIR = DATA_DIR  # the one data switch (tests.helpers), read before the fixture clears it
 
 
 def idx_bytes(arr: np.ndarray, magic: int | None = None) -> bytes:
@@ -312,7 +313,7 @@ def test_import_does_not_load_keras():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
 
-@pytest.mark.skipif(not REAL_DIR, reason=f"{DATA_ENV} not set to the real MNIST folder")
+@requires_data
 def test_real_mnist():
     (xtr, ytr), (xte, yte) = load_mnist(REAL_DIR)
     assert xtr.shape == (60000, 28, 28) and ytr.shape == (60000,)
@@ -324,6 +325,7 @@ def test_real_mnist():
 
 
 def test_describe_source_a_folder(tmp_path, monkeypatch):
+    write_set(tmp_path)
     source = data.describe_source(tmp_path)
     assert (source.kind, source.path) == ("folder", tmp_path.resolve())
     assert str(tmp_path.resolve()) in source.message and "data_dir" in source.message
@@ -351,3 +353,22 @@ def test_describe_source_keras_cache_or_download(tmp_path, monkeypatch):
     source = data.describe_source()
     assert (source.kind, source.path) == ("keras-cache", npz)
     assert str(npz) in source.message
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_describe_source_checks_the_folder_before_saying_it_is_fine(tmp_path, gz):
+    """Home said a green "MNIST is read from …" for an empty or corrupt folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    source = data.describe_source(empty)
+    assert source.kind == "error" and "missing train-images-idx3-ubyte" in source.message
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    write_set(broken, gz=gz)
+    victim = next(broken.glob("train-images*"))
+    victim.write_bytes(victim.read_bytes()[:3] if gz else b"\0\0\x08\x01" + bytes(12))
+    assert data.describe_source(broken).kind == "error"
+    npz = tmp_path / "npz"
+    npz.mkdir()
+    (npz / "mnist.npz").write_bytes(b"PK\x03\x04 not really")
+    assert data.describe_source(npz).kind == "error"

@@ -12,7 +12,7 @@ from mnistkit.config import TrainConfig
 from mnistkit.jobs import JobQueue, TrainingJob, default_max_jobs, find_job, shared_queue
 from mnistkit.progress import Progress
 from mnistkit.runs import RunStore
-from tests.helpers import DATA_DIR, requires_data
+from tests.helpers import DATA_DIR, requires_data, wait_until
 
 
 class FakeJob:
@@ -24,14 +24,6 @@ class FakeJob:
 
     def __repr__(self) -> str:
         return f"FakeJob({self.name})"
-
-
-def wait_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def acquire_in_thread(queue: JobQueue, job: FakeJob, results: dict) -> threading.Thread:

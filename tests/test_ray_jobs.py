@@ -27,7 +27,7 @@ from tests.helpers import ROOT, cli_env, run_cli
 ray = pytest.importorskip("ray")
 
 from mnistkit import ray_cluster, ray_jobs  # noqa: E402  (needs ray)
-from tests.test_app_train import open_page, set_form, statuses, wait_until  # noqa: E402
+from tests.test_app_train import open_page, rerun_until, set_form, statuses  # noqa: E402
 
 pytestmark = pytest.mark.ray
 TINY = {"arch": "dense", "subset": 200, "epochs": 1, "batch_size": 32}
@@ -112,7 +112,7 @@ def test_train_page_runs_a_job_on_ray(on_ray):
     job = find_job(at.session_state["job_id"])
     assert isinstance(job, ray_jobs.RayTrainingJob)
 
-    at = wait_until(at, lambda a: a.success)
+    at = rerun_until(at, lambda a: a.success)
     assert job.worker["pid"] != os.getpid()
     assert (job.worker["intra_op"], job.worker["inter_op"]) == (1, 1)  # TF sized to 1 CPU
     assert "Training completed" in at.success[0].value

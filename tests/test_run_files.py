@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.hostile import hand_in_run
 from mnistkit import run_files
 from mnistkit.run_files import Unreadable, clean_config, clean_history, clean_metrics
 from mnistkit.runs import RunStore
-from tests.conftest import write_run
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_a_link_to_a_private_file_is_never_read(tmp_path, secret):
 
 def test_a_handed_in_run_with_linked_files_offers_nothing_outside(tmp_path, secret):
     runs = tmp_path / "runs"
-    folder = write_run(runs, "20240101-120000-handed-in", metrics={"test_accuracy": 0.9})
+    folder = hand_in_run(runs, "20240101-120000-handed-in", metrics={"test_accuracy": 0.9})
     (folder / "model.keras").symlink_to(secret)
     outside = tmp_path / "private" / "history.json"
     outside.write_text(json.dumps({"loss": [0.1]}))
@@ -55,7 +55,7 @@ def test_a_handed_in_run_with_linked_files_offers_nothing_outside(tmp_path, secr
 
 def test_a_linked_predictions_file_is_ignored(tmp_path):
     runs = tmp_path / "runs"
-    folder = write_run(runs, "20240101-120000-p")
+    folder = hand_in_run(runs, "20240101-120000-p")
     target = tmp_path / "preds.json"
     target.write_text(json.dumps([1, 2, 3]))
     (folder / "predictions.json").symlink_to(target)
