@@ -182,7 +182,7 @@ def image_view(net: EpochNetwork, epoch: int, x: np.ndarray) -> ImageView | None
     with net.at(epoch) as model:
         if model is None:
             return None
-        maps = activations.feature_maps(model, x)
+        maps = activations.feature_maps(model, x) if activations.conv_layers(model) else {}
         heat = activations.saliency(model, x)
         probs = activations.batch_outputs(model, np.asarray(x)[None], [model.layers[-1].name])[0]
     return ImageView(probs[0], maps, heat)
