@@ -25,21 +25,22 @@ INTRO = (
 MAP = (
     "**The hidden-space map.** Each dot is one of 2 000 test images, placed by the numbers "
     "the last hidden layer gives it (squashed from {units} numbers onto a flat page). The "
-    "colour is the true digit; a dot with a black ring is one the network gets wrong. "
-    "Watch each digit gather into its own island as the network learns."
+    "colour is the true digit; a dot with a black ring is one the network gets wrong. Even "
+    "at epoch 0 a few digits sit apart (similar pictures give similar numbers); watch the "
+    "others gather into their own islands as the network learns."
 )
 CONFUSION = (
     "Rows: the true digit. Columns: what the network said. Red cells off the diagonal are "
     "mistakes: watch them fade."
 )
 KERNELS = (
-    "Conv 1's 16 kernels at this epoch. At epoch 0 they are random; training turns many "
-    "into edge detectors: a red side beside a blue side."
+    "Conv 1's 16 kernels at this epoch. At epoch 0 they are random numbers; training "
+    "changes them bit by bit, and some become edge detectors: a red side beside a blue side."
 )
 HISTOGRAMS = (
-    "How each layer's weights are spread (grey outline: epoch 0). Point at the flat block "
-    "at epoch 0, the random start, and at how training reshapes it: most weights stay near "
-    "zero while a few grow large: the ones the network leans on."
+    "How each layer's weights are spread (grey outline: epoch 0). Point at the flat block at "
+    "epoch 0, the random start, and at how training turns it into a hill with long tails: "
+    "most weights stay near zero, a few grow large, the ones the network leans on most."
 )
 NO_SNAPSHOTS = (
     "This run was trained before runs kept snapshots, so it cannot be replayed. Train a new "

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ui.figures import montage
 
 TAB10 = (np.asarray(colormaps["tab10"].colors) * 255).astype(np.uint8)  # digit d's colour
-MAP_RANGE = 2.6  # map units shown each side of 0 (the cloud's RMS radius is 1)
+MAP_RANGE = 2.4  # map units shown each side of 0 (the cloud's RMS radius is 1); beyond: the edge
 
 
 def png(image: Image.Image | np.ndarray) -> bytes:
