@@ -91,4 +91,4 @@ with where:
             try:
                 drawing_on_map(choice.label, choice.path, model_mtime(choice.path), result.input)
             except ModelError as exc:
-                st.error(f"{choice.label}: {exc}")
+                st.error(f"{plain(choice.label)}: {plain(exc)}")

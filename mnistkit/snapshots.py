@@ -11,8 +11,8 @@ indices and labels) and one `epoch-NNN.npz` per epoch, 0 being the untrained net
   image's predicted digit (the confusion matrix at that epoch);
 - `map/mean`, `map/axes`: the `hidden_map.Projection`, to place a new image on the map.
 
-Every file is written atomically. Reading never raises on a damaged or missing file (None),
-and `allow_pickle` stays off: a run folder is not trusted code.
+Every file is written atomically. Reading never raises on a damaged, missing or linked file
+(None), and `allow_pickle` stays off: a run folder is not trusted input.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 
 from mnistkit.atomic import atomic_write_bytes
 from mnistkit.hidden_map import Projection
+from mnistkit.run_files import Unreadable, read_bytes
 
 SNAPSHOT_DIR = "snapshots"
 SAMPLE_FILE = "sample.npz"
@@ -130,6 +131,8 @@ def read_sample(run_dir: str | os.PathLike[str]) -> Sample | None:
 
 def epochs(run_dir: str | os.PathLike[str]) -> list[int]:
     """The epochs with a snapshot file, in order ([] for a run made before snapshots)."""
+    if folder(run_dir).is_symlink():
+        return []
     try:
         names = os.listdir(folder(run_dir))
     except OSError:
@@ -168,11 +171,14 @@ def run_bytes(run_dir: str | os.PathLike[str]) -> int:
 
 
 def _load(path: Path) -> dict[str, np.ndarray] | None:
+    if Path(path).parent.is_symlink():
+        return None  # a linked snapshots/ folder may point outside the runs folder
     try:
-        with zipfile.ZipFile(path) as archive:  # refuse a zip bomb before unpacking it
+        data = io.BytesIO(read_bytes(Path(path), MAX_FILE_BYTES))  # a plain file, no link
+        with zipfile.ZipFile(data) as archive:  # refuse a zip bomb before unpacking it
             if sum(info.file_size for info in archive.infolist()) > MAX_FILE_BYTES:
                 return None
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(data, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, Unreadable):
         return None

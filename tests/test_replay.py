@@ -123,6 +123,20 @@ def test_pickles_and_oversized_files_are_not_read(tmp_path, monkeypatch):
     assert snapshots.read_epoch(tmp_path, 1) is None
 
 
+def test_links_are_not_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    snapshots.write_epoch(elsewhere, 0, None, np.zeros((3, 2)), np.zeros(3), projection())
+    run = tmp_path / "run"
+    snapshots.folder(run).mkdir(parents=True)
+    snapshots.epoch_path(run, 0).symlink_to(snapshots.epoch_path(elsewhere, 0))
+    assert snapshots.read_epoch(run, 0) is None
+    (tmp_path / "run2").mkdir()
+    snapshots.folder(tmp_path / "run2").symlink_to(snapshots.folder(elsewhere))
+    assert snapshots.epochs(tmp_path / "run2") == []
+    assert snapshots.read_epoch(tmp_path / "run2", 0) is None
+
+
 def test_a_sample_with_bad_labels_is_refused(tmp_path):
     snapshots.write_sample(tmp_path, snapshots.Sample(np.arange(3), np.array([1, 2, 3])))
     assert snapshots.read_sample(tmp_path).labels.tolist() == [1, 2, 3]

@@ -15,6 +15,7 @@ import streamlit as st
 from mnistkit import hidden_map, replay
 from ui import replay_pictures as pics
 from ui.bars import show_prediction
+from ui.messages import plain
 
 PLAY_SECONDS = 0.6  # one epoch per frame while playing
 
@@ -294,7 +295,7 @@ def drawing_on_map(label: str, path: str | Path, mtime: float, x: np.ndarray) ->
 
     found = _model_map(str(path), mtime)
     if found is None:
-        st.caption(f"{label} has no hidden dense layer to map.")
+        st.caption(f"{plain(label)} has no hidden dense layer to map.")
         return
     hidden, projection, labels, pred, indices = found
     model = predictor(path).model
@@ -306,13 +307,13 @@ def drawing_on_map(label: str, path: str | Path, mtime: float, x: np.ndarray) ->
     left, right = st.columns([1.2, 1])
     left.image(
         pics.map_png(projection.apply(hidden), labels, pred != labels, mark=point),
-        caption=f"{label}: your drawing is the star",
+        caption="your drawing is the star",
         width=420,
     )
     with right:
         st.markdown(
-            f"**{label}** reads a **{said}**. The test images nearest to your drawing in the "
-            f"last hidden layer are mostly **{common}s**:"
+            f"**{plain(label)}** reads a **{said}**. The test images nearest to your drawing "
+            f"in the last hidden layer are mostly **{common}s**:"
         )
         _, (x_test, _) = mnist()
         labelled_images(x_test[indices[near]], [str(d) for d in labels[near]], cols=4, cell=1.0)
