@@ -1,8 +1,8 @@
 """Compare: runs side by side — curves, a summary table, confusion matrices, test images.
 
 Everything comes from the run folders (history.json, metrics.json, predictions.json,
-model.keras); TensorFlow is never needed here. A damaged run is listed with its reason and a
-run deleted while listed gives a message, never a crash.
+model.keras, snapshots/); TensorFlow is never needed here. A damaged run is listed with its
+reason and a run deleted while listed gives a message, never a crash.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from mnistkit.data import DataError
 from mnistkit.run_files import Unreadable, number
 from mnistkit.runs import RunBusyError, RunInfo, history_csv
 from ui import charts, explain, pictures
+from ui import replay as replay_ui
 from ui.messages import plain
 from ui.resources import mnist, run_predictions, run_store
 
@@ -149,6 +150,12 @@ if selected:
         "Run", ids, key="compare_focus", format_func=lambda r: run_label(usable[r])
     )
     focus = next(i for i in selected if i.run_id == focus_id)
+
+    st.subheader("How it learned")
+    if focus.status in ("queued", "running"):
+        st.caption("Still training: its replay appears here when it has finished.")
+    else:
+        replay_ui.replay_section(focus.path, "compare_replay")
 
     predictions = run_predictions(focus)
     try:

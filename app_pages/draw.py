@@ -11,7 +11,8 @@ from ui.digit_input import canvas_key, clear_canvas, read_canvas, read_upload, u
 from ui.figures import step_strip
 from ui.lesson import transform_lesson
 from ui.messages import PREPROCESS_REASONS, plain
-from ui.resources import model_choices, predictor, preload_models
+from ui.replay import drawing_on_map
+from ui.resources import model_choices, model_mtime, predictor, preload_models
 
 st.title("Draw & predict")
 st.write(
@@ -78,3 +79,16 @@ with move:
         else:
             chosen = [offered[label] for label in picked]
             transform_lesson(result.input, default_choices(offered.values(), chosen))
+
+where = st.expander("Where my digit lands on the map", key="draw_map", on_change="rerun")
+with where:
+    if where.open:  # computed only while open, as above
+        chosen = [offered[label] for label in picked] or list(offered.values())
+        if result is None or result.empty or not chosen:
+            st.info("Draw a digit first.")
+        else:
+            choice = next((c for c in chosen if c.arch == "cnn"), chosen[0])
+            try:
+                drawing_on_map(choice.label, choice.path, model_mtime(choice.path), result.input)
+            except ModelError as exc:
+                st.error(f"{plain(choice.label)}: {plain(exc)}")

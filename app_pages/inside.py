@@ -6,6 +6,7 @@ import streamlit as st
 from mnistkit.data import DataError
 from mnistkit.predict import ModelError
 from ui import explain, figures
+from ui import replay as replay_ui
 from ui.bars import show_prediction
 from ui.messages import plain
 from ui.resources import mnist, model_choices, predicted_test_labels, predictor
@@ -130,3 +131,6 @@ if hidden:
         active = int((np.asarray(values) > 0).sum())
         st.markdown(f"**{plain(name)}**: {len(values)} units, {active} active")
         st.pyplot(figures.activation_strip(values))
+
+st.subheader("Watch it learn")
+replay_ui.replay_section(choice.path.parent if choice.run_id else None, "inside_replay", x)

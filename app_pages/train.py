@@ -23,6 +23,7 @@ from mnistkit.config import (
 )
 from mnistkit.progress import Snapshot
 from ui import charts, explain
+from ui import replay as replay_ui
 from ui.job import current_job, start_job, stop_job
 from ui.messages import plain
 from ui.resources import keep_keras_state
@@ -154,7 +155,11 @@ def live_panel(job) -> None:
         st.button("Cancel", key="train_cancel", on_click=stop_job)
         return
     st.progress(snap.fraction, text=progress_text(snap))
-    charts.training_curves(snap.batches, snap.history)
+    curves, pictures = st.columns([5, 2])
+    with curves:
+        charts.training_curves(snap.batches, snap.history)
+    with pictures:
+        replay_ui.live_views(snap.run_dir)
 
 
 def finished_panel(snap: Snapshot) -> None:

@@ -1,8 +1,10 @@
 """Training overhead: the app's training path against a bare `model.fit`, as a per-epoch ratio.
 
 The app path is a `TrainingJob` (worker thread, job queue, stop and recorder callbacks
-with per-batch progress, atomic best-checkpoint saving, history written every epoch) while
-this thread polls `snapshot()` every 0.7 s, as the Train page's fragment does. The bare
+with per-batch progress, atomic best-checkpoint saving, history written every epoch, the
+epoch snapshots for replays) while this thread polls `snapshot()` every 0.7 s and produces
+the live panel's pictures (conv 1's kernels, the hidden-space map) for each new epoch, as
+the Train page's fragment does. The bare
 path is `model.fit` of the same compiled model (`build_model`), data and batch size, with
 only an epoch timer. The job skips data preparation (it is handed the same prepared
 arrays), so both sides time training alone.
@@ -53,6 +55,23 @@ def page_redraw(snap) -> None:
         convert_anything_to_arrow_bytes(frame[frame["metric"] == metric].drop(columns="metric"))
 
 
+def live_panel(run_dir: str | None, drawn: dict) -> None:
+    """What the live panel computes on a poll: the snapshot list, and for a new epoch its
+    kernels and map as PNG (the page caches those per epoch, so later polls only list)."""
+    from mnistkit import replay
+    from ui import replay_pictures as pics
+
+    found = replay.epochs(run_dir) if run_dir else []
+    if found and found[-1] not in drawn:
+        epoch = found[-1]
+        frame = replay.map_at(run_dir, epoch)
+        kernels = replay.kernels_at(run_dir, epoch)
+        drawn[epoch] = (
+            pics.map_png(frame.xy, frame.labels, frame.wrong) if frame is not None else b"",
+            pics.grid_png(kernels, 4, "RdBu_r", True, px=14) if kernels is not None else b"",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="cnn", choices=("dense", "cnn"))
@@ -73,6 +92,7 @@ def main() -> None:
     from mnistkit.models import build_model
     from mnistkit.progress import Progress
     from mnistkit.runs import RunStore
+    from mnistkit.training import snapshot_writer
 
     config = seed_defaults(args.arch).replace(  # the seed model and dropout for --arch
         epochs=args.epochs,
@@ -132,8 +152,9 @@ def main() -> None:
             config, store, name="overhead", queue=JobQueue(1), callbacks=[EpochTimer(clock)]
         )
         job.start()
+        drawn: dict = {}
         while job.alive:
-            job.snapshot()  # what the page's fragment does
+            live_panel(job.snapshot().run_dir, drawn)  # what the page's fragment does
             time.sleep(POLL_S)
         snap = job.snapshot()
         if snap.status != "completed":
@@ -221,6 +242,16 @@ def main() -> None:
                 e, {"loss": 0.1, "accuracy": 0.9, "val_loss": 0.1, "val_accuracy": 1}
             )
         t_hist = per_call(lambda: store.write_history(run_dir, progress.snapshot().history), 20)
+        writer = snapshot_writer(model, run_dir, data, config.epochs)
+        writer.set_model(model)
+        writer.on_train_begin()
+        t_snapshot = per_call(lambda: writer._write(1), 5)
+
+        def new_epoch_panel() -> None:
+            live_panel(str(run_dir), {})
+
+        t_panel = per_call(new_epoch_panel, 5)
+        t_list = per_call(lambda: live_panel(str(run_dir), {1: None}), 200)
     epoch = wall_b
     rows = [
         ("recorder + stopper on_train_batch_end (+ logs)", t_batch, calls_per_epoch),
@@ -228,6 +259,9 @@ def main() -> None:
         ("page redraw: curve frames → Arrow (fragment)", t_draw, epoch / POLL_S),
         ("BestCheckpoint: get_weights + atomic model.save", t_save, 1),
         ("history.json written (snapshot + atomic write)", t_hist, 1),
+        ("SnapshotWriter: 2 000-image map + weights npz", t_snapshot, 1),
+        ("live panel, new epoch: read + map/kernel PNGs", t_panel, 1),
+        ("live panel, other polls: list snapshots/", t_list, epoch / POLL_S),
     ]
     print(f"\npieces of the app path, timed alone (share of a {epoch:.2f} s bare epoch):")
     total = 0.0

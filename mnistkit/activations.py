@@ -49,6 +49,27 @@ def _batch(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape((1, *shape))
 
 
+def batch_outputs(
+    model: keras.Model, x: np.ndarray, names: list[str], batch_size: int = 500
+) -> list[np.ndarray]:
+    """Outputs of the named layers for images (N, ...), computed `batch_size` at a time."""
+    x = np.asarray(x, dtype=np.float32)
+    probe = _probe(model, tuple(names))
+    chunks: list[list[np.ndarray]] = [[] for _ in names]
+    for start in range(0, len(x), batch_size):
+        outs = probe(x[start : start + batch_size])
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for chunk, out in zip(chunks, outs, strict=True):
+            chunk.append(np.asarray(out))
+    return [np.concatenate(c) if c else np.zeros((0,)) for c in chunks]
+
+
+def hidden_layer(model: keras.Model) -> str | None:
+    """The last hidden dense layer after its non-linearity (the hidden-space map's layer)."""
+    names = dense_layers(model)
+    return after_activation(model, names[-1]) if names else None
+
+
 def layer_outputs(model: keras.Model, x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     """Outputs of the named layers for one image, without the batch axis."""
     outs = _probe(model, tuple(names))(_batch(model, x))

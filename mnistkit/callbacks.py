@@ -1,8 +1,9 @@
 """The training run's Keras callbacks, each doing one thing; none edits Keras' `logs`.
 
 `StopOnRequest` ends training when the user asks; `RecorderCallback` records progress;
-`BestCheckpoint` keeps the best model; `HistoryWriter` writes `history.json`. Their order
-in the callback list does not matter.
+`BestCheckpoint` keeps the best model; `HistoryWriter` writes `history.json`;
+`SnapshotWriter` keeps what a replay needs of every epoch. Their order in the callback list
+does not matter.
 
 A stop cuts the running epoch short, and a partial epoch (or a cut-short validation pass)
 is not comparable with whole ones: the recorder and the checkpoint skip it. They tell by
@@ -20,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from mnistkit import hidden_map, snapshots
 from mnistkit.atomic import atomic_replace
 from mnistkit.progress import Progress
 from mnistkit.runs import RunStore
@@ -162,6 +164,63 @@ class HistoryWriter(keras.callbacks.Callback):
         if always or epochs != self._written:
             self.store.write_history(self.run_dir, history)
             self._written = epochs
+
+
+class SnapshotWriter(WholeEpochCallback):
+    """Writes `snapshots/epoch-NNN.npz` before training (epoch 0) and after every whole epoch.
+
+    Each holds the layers' weights (float16; on every `every`-th epoch only, see
+    `snapshots.weights_every`) and the hidden-space map of `x_sample`: one forward pass
+    gives both the map and the predictions for that epoch's confusion matrix. The map is
+    turned to line up with the previous one (`hidden_map.fit`). `seconds` and `bytes` record
+    each write's cost (benchmarks/snapshots.py). A model without a hidden dense layer keeps
+    weights only. An epoch cut short by a stop is skipped, as the checkpoint skips it.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        x_sample: np.ndarray,
+        sample: snapshots.Sample,
+        every: int = 1,
+    ) -> None:
+        super().__init__()
+        self.run_dir, self.x_sample, self.sample, self.every = run_dir, x_sample, sample, every
+        self._previous: np.ndarray | None = None
+        self.seconds: list[float] = []
+        self.bytes: list[int] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        snapshots.write_sample(self.run_dir, self.sample)
+        self._write(0)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.epoch_cut_short():
+            self._write(epoch + 1)
+
+    def _write(self, epoch: int) -> None:
+        from mnistkit import activations
+
+        start = time.perf_counter()
+        model = self.model
+        hidden_name = activations.hidden_layer(model)
+        names = [n for n in (hidden_name, model.layers[-1].name) if n]
+        outs = activations.batch_outputs(model, self.x_sample, names)
+        hidden = outs[0] if hidden_name else np.zeros((len(self.x_sample), 1), np.float32)
+        projection = hidden_map.fit(hidden, self._previous)
+        xy = projection.apply(hidden)
+        self._previous = xy
+        weights = None
+        if epoch % self.every == 0:
+            weights = {
+                layer.name: [np.asarray(w) for w in layer.get_weights()]
+                for layer in model.layers
+                if layer.trainable_weights
+            }
+        pred = outs[-1].argmax(axis=1)
+        size = snapshots.write_epoch(self.run_dir, epoch, weights, xy, pred, projection)
+        self.seconds.append(time.perf_counter() - start)
+        self.bytes.append(size)
 
 
 def _is_number(value: object) -> bool:

@@ -129,23 +129,27 @@ def make_optimizer(
     return OPTIMIZERS[name](learning_rate=lr)
 
 
-def build_model(config: TrainConfig, steps_per_epoch: int = 0) -> keras.Model:
-    """The compiled model a training config describes."""
+def build_network(config: TrainConfig) -> keras.Model:
+    """The uncompiled network a training config describes (a replay sets its weights)."""
     if config.arch == "dense":
-        model = build_dense(
+        return build_dense(
             units=config.dense_units,
             activation=config.activation,
             dropout=config.dropout,
             augment=config.augment,
         )
-    else:
-        model = build_cnn(
-            filters=config.conv_filters,
-            dense_units=config.cnn_dense_units,
-            activation=config.activation,
-            dropout=config.dropout,
-            augment=config.augment,
-        )
+    return build_cnn(
+        filters=config.conv_filters,
+        dense_units=config.cnn_dense_units,
+        activation=config.activation,
+        dropout=config.dropout,
+        augment=config.augment,
+    )
+
+
+def build_model(config: TrainConfig, steps_per_epoch: int = 0) -> keras.Model:
+    """The compiled model a training config describes."""
+    model = build_network(config)
     model.compile(
         optimizer=make_optimizer(
             config.optimizer,

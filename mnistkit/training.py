@@ -12,7 +12,14 @@ import keras
 import numpy as np
 
 from mnistkit import data as mdata
-from mnistkit.callbacks import BestCheckpoint, HistoryWriter, RecorderCallback, StopOnRequest
+from mnistkit import snapshots
+from mnistkit.callbacks import (
+    BestCheckpoint,
+    HistoryWriter,
+    RecorderCallback,
+    SnapshotWriter,
+    StopOnRequest,
+)
 from mnistkit.config import TrainConfig
 from mnistkit.errors import MnistkitError
 from mnistkit.liveness import register_active, unregister_active
@@ -104,6 +111,16 @@ def build_state_eagerly(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Non
     model.optimizer.build(model.trainable_variables)
 
 
+def snapshot_writer(
+    model: keras.Model, run_dir: Path, data: PreparedData, epochs: int
+) -> SnapshotWriter:
+    """The run's `SnapshotWriter`: the fixed test sample, weights kept within `MAX_BYTES`."""
+    indices = snapshots.sample_indices(data.y_test)
+    sample = snapshots.Sample(indices, data.y_test[indices])
+    every = snapshots.weights_every(int(model.count_params()), epochs)
+    return SnapshotWriter(run_dir, data.x_test[indices], sample, every=every)
+
+
 def train(
     config: TrainConfig,
     store: RunStore,
@@ -117,9 +134,10 @@ def train(
 ) -> RunResult:
     """Train one run; the best-validation-loss model becomes the run's `model.keras`.
 
-    Writes config, status, per-epoch history (after every epoch), metrics and predictions
-    into a new run folder. A stop request ends training within one execution step
-    (`steps_per_execution` batches) and keeps the best checkpoint as a "stopped" run.
+    Writes config, status, per-epoch history (after every epoch), snapshots (before training
+    and after every epoch, for replays), metrics and predictions into a new run folder. A
+    stop request ends training within one execution step (`steps_per_execution` batches)
+    and keeps the best checkpoint as a "stopped" run.
     `callbacks` are extra Keras callbacks, run after the run's own (e.g. a timer).
     Errors mark the run "failed" and are re-raised.
     """
@@ -165,6 +183,7 @@ def _train(
         RecorderCallback(progress),
         checkpoint,
         HistoryWriter(store, run_dir, progress),
+        snapshot_writer(model, run_dir, data, config.epochs),
     ]
     if config.patience > 0:  # a Stop ends training anyway: it does not matter what this sees
         run_callbacks.append(

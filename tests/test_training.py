@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnistkit import training
+from mnistkit import snapshots, training
 from mnistkit.config import TrainConfig
 from mnistkit.data import DataError
 from mnistkit.liveness import is_active
@@ -201,7 +201,8 @@ def test_train_on_synthetic_data_completes(tmp_path):
         data=synthetic_data(),
     )
     assert result.status == "completed"
-    assert set(p.name for p in result.run_dir.iterdir()) == RUN_FILES
+    assert set(p.name for p in result.run_dir.iterdir()) == RUN_FILES | {"snapshots"}
+    assert snapshots.epochs(result.run_dir) == [0, 1, 2]  # untrained, then every epoch
     assert result.metrics["params"] == 784 * 8 + 8 + 8 * 10 + 10
     assert sum(map(sum, result.metrics["confusion_matrix"])) == 32
 
