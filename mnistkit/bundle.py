@@ -81,12 +81,6 @@ def bundled_paths(arch: str, folder: str | os.PathLike[str] = BUNDLED_DIR) -> tu
     return folder / f"{arch}.keras", folder / f"{arch}.json"
 
 
-def bundled_model_path(arch: str, folder: str | os.PathLike[str] = BUNDLED_DIR) -> Path | None:
-    """The bundled model file for an architecture, or None when it is not there."""
-    path = bundled_paths(arch, folder)[0]
-    return path if path.is_file() else None
-
-
 def read_info(arch: str, folder: str | os.PathLike[str] = BUNDLED_DIR) -> dict[str, Any] | None:
     """The JSON beside a bundled model, or None when missing or unreadable."""
     try:

@@ -12,7 +12,6 @@ Images are decoded and made grey by `mnistkit.imaging` (its transparency rule ap
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -197,16 +196,3 @@ def naive_resize(image: np.ndarray) -> np.ndarray:
     gray = Image.fromarray(to_gray(image))
     small = gray.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
     return np.clip(np.asarray(small, dtype=np.float32), 0.0, 1.0)[..., None]
-
-
-def preprocess_batch(
-    images: Iterable[np.ndarray], *, invert: bool | None = None, threshold: float = 0.1
-) -> tuple[np.ndarray, list[Preprocessed]]:
-    """Preprocess many drawings: an (N, 28, 28, 1) array aligned with the inputs
-    (all zeros where a drawing is empty; see each result's `.empty`) and the results."""
-    results = [preprocess_digit(im, invert=invert, threshold=threshold) for im in images]
-    batch = np.zeros((len(results), SIZE, SIZE, 1), np.float32)
-    for i, result in enumerate(results):
-        if result.input is not None:
-            batch[i] = result.input
-    return batch, results

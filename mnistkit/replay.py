@@ -72,15 +72,6 @@ def map_at(run_dir: str | os.PathLike[str], epoch: int) -> MapFrame | None:
     return MapFrame(epoch, snap.xy, sample.labels, np.clip(snap.pred, 0, 9), sample.indices)
 
 
-def weights_epoch(run_dir: str | os.PathLike[str], epoch: int) -> int | None:
-    """The latest epoch ≤ `epoch` whose snapshot kept weights (a big network skips some)."""
-    for e in reversed([e for e in epochs(run_dir) if e <= epoch]):
-        snap = snapshots.read_epoch(run_dir, e)
-        if snap is not None and snap.weights:
-            return e
-    return None
-
-
 def kernels_at(
     run_dir: str | os.PathLike[str], epoch: int, layer: str = "conv1"
 ) -> np.ndarray | None:

@@ -10,7 +10,6 @@ from mnistkit.imaging import to_gray
 from mnistkit.preprocess import (
     STROKE,
     naive_resize,
-    preprocess_batch,
     preprocess_digit,
     stroke_width,
 )
@@ -199,15 +198,6 @@ def test_stroke_widths_keep_ink(width):
     result = preprocess_digit(draw(width=width))
     ink = int((result.input > 0.5).sum())
     assert 20 <= ink <= 200
-
-
-def test_preprocess_batch_aligns_empties_with_zeros():
-    images = [draw(), np.zeros((SIDE, SIDE, 4), np.uint8), draw(ONE)]
-    batch, results = preprocess_batch(images)
-    assert batch.shape == (3, 28, 28, 1) and batch.dtype == np.float32
-    assert [r.empty for r in results] == [False, True, False]
-    assert not batch[1].any()
-    np.testing.assert_array_equal(batch[2], results[2].input)
 
 
 # -- naive_resize -----------------------------------------------------------------
