@@ -53,15 +53,24 @@ class StopOnRequest(keras.callbacks.Callback):
 
 
 class WholeEpochCallback(keras.callbacks.Callback):
-    """Base for callbacks that act only on whole epochs: see `epoch_cut_short()`."""
+    """Base for callbacks that act only on whole epochs: see `epoch_cut_short()`; and
+    `epoch_record(logs)`, an epoch's numbers from Keras' logs with its `epoch_seconds`."""
 
     def __init__(self) -> None:
         super().__init__()
         self._cut_short = False
         self._validated = False
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._cut_short, self._validated = False, False
+        self._epoch_start = time.perf_counter()
+
+    def epoch_record(self, logs: dict | None) -> dict[str, float]:
+        """In `on_epoch_end`: the epoch's numeric logs plus `epoch_seconds`."""
+        record = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        record["epoch_seconds"] = time.perf_counter() - self._epoch_start
+        return record
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         self._validated = True
@@ -88,13 +97,11 @@ class RecorderCallback(WholeEpochCallback):
         self.progress = progress
         self._epoch = 0
         self._last: tuple[int, dict[str, float]] = (0, {})
-        self._epoch_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         super().on_epoch_begin(epoch, logs)
         self._epoch = epoch
         self._last = (0, {})
-        self._epoch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         steps = batch + 1
@@ -108,11 +115,8 @@ class RecorderCallback(WholeEpochCallback):
         self.progress.add_batch(self._epoch, steps, recent)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.epoch_cut_short():
-            return
-        record = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
-        record["epoch_seconds"] = time.perf_counter() - self._epoch_start
-        self.progress.add_epoch(epoch, record)
+        if not self.epoch_cut_short():
+            self.progress.add_epoch(epoch, self.epoch_record(logs))
 
 
 class BestCheckpoint(WholeEpochCallback):
@@ -139,31 +143,24 @@ class BestCheckpoint(WholeEpochCallback):
         atomic_replace(self.path, self.model.save, suffix=".keras")
 
 
-class HistoryWriter(keras.callbacks.Callback):
-    """Writes the `Progress` history to the run's `history.json` as each epoch closes.
+class HistoryWriter(WholeEpochCallback):
+    """Writes the run's `history.json` from Keras' own logs the moment each whole epoch ends
+    (as Keras' `History` keeps them), and once at the end of training (a run stopped in its
+    first epoch gets an empty history). It reads no other callback's output."""
 
-    It writes when the next epoch begins and when training ends (a Stop included): by then
-    every callback's
-    `on_epoch_end` has run, so the recorder's entry for the epoch is in, whatever the order.
-    """
-
-    def __init__(self, store: RunStore, run_dir: str | Path, progress: Progress) -> None:
+    def __init__(self, store: RunStore, run_dir: str | Path) -> None:
         super().__init__()
-        self.store, self.run_dir, self.progress = store, run_dir, progress
-        self._written = 0  # epochs in the last history written
+        self.store, self.run_dir = store, run_dir
+        self.history: dict[str, list[float]] = {}
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._write()
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not self.epoch_cut_short():
+            for key, value in self.epoch_record(logs).items():
+                self.history.setdefault(key, []).append(value)
+            self.store.write_history(self.run_dir, self.history)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._write(always=True)  # a run stopped in its first epoch gets an empty history
-
-    def _write(self, always: bool = False) -> None:
-        history = self.progress.snapshot().history
-        epochs = max((len(v) for v in history.values()), default=0)
-        if always or epochs != self._written:
-            self.store.write_history(self.run_dir, history)
-            self._written = epochs
+        self.store.write_history(self.run_dir, self.history)
 
 
 class SnapshotWriter(WholeEpochCallback):

@@ -182,7 +182,7 @@ def _train(
         StopOnRequest(progress.stop_event),
         RecorderCallback(progress),
         checkpoint,
-        HistoryWriter(store, run_dir, progress),
+        HistoryWriter(store, run_dir),
         snapshot_writer(model, run_dir, data, config.epochs),
     ]
     if config.patience > 0:  # a Stop ends training anyway: it does not matter what this sees
