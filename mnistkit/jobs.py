@@ -223,13 +223,18 @@ def make_job(
     name: str | None = None,
     data_dir: str | Path | None = None,
     queue: JobQueue | None = None,
+    owner: str | None = None,
+    owner_name: str | None = None,
+    owner_fields: Callable[[str], Mapping[str, str]] | None = None,
 ) -> TrainingJob:
-    """A job for `config`: a thread here, or a Ray actor when `MNISTKIT_RAY_ADDRESS` is set."""
+    """A job for `config`: a thread here, or a Ray actor when `MNISTKIT_RAY_ADDRESS` is set.
+    ``owner*``: who it belongs to (`mnistkit.ownership`), see `TrainingJob`."""
+    whose = {"owner": owner, "owner_name": owner_name, "owner_fields": owner_fields}
     if ray_configured():
         from mnistkit.ray_jobs import RayTrainingJob  # the only place Ray gets imported
 
-        return RayTrainingJob(config, store, name=name, data_dir=data_dir)
-    return TrainingJob(config, store, name=name, data_dir=data_dir, queue=queue)
+        return RayTrainingJob(config, store, name=name, data_dir=data_dir, **whose)
+    return TrainingJob(config, store, name=name, data_dir=data_dir, queue=queue, **whose)
 
 
 def run_training(
