@@ -172,9 +172,7 @@ if selected:
     ids = [i.run_id for i in selected]
     if st.session_state.get("compare_focus") not in ids:
         st.session_state.compare_focus = ids[0]
-    focus_id = st.selectbox(
-        "Run", ids, key="compare_focus", format_func=_label
-    )
+    focus_id = st.selectbox("Run", ids, key="compare_focus", format_func=_label)
     focus = next(i for i in selected if i.run_id == focus_id)
 
     st.subheader("How it learned")
@@ -258,6 +256,7 @@ if infos:
     every = [i.run_id for i in infos if i.run_id in mine]  # only runs you may change
     if len(every) < len(infos):
         st.caption("You can delete your own runs; other people's runs are theirs to delete.")
+if infos and every:
     if st.session_state.get("compare_delete") not in every:
         st.session_state.pop("compare_delete", None)  # deleted meanwhile
     target = st.selectbox(

@@ -80,7 +80,8 @@ def projector() -> None:
 
 
 def _unlock() -> None:
-    code = st.session_state.get("teacher_code_input", "")  # the form clears it after this
+    code = st.session_state.get("teacher_code_input", "")
+    st.session_state.teacher_code_input = ""  # never kept, never shown again
     attempt = gate().try_code(code, session_tag(), current_actor().owner_id)
     if attempt.ok:
         st.session_state.pop("teacher_notice", None)

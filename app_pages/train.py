@@ -131,6 +131,10 @@ def _apply_link(link) -> None:
     values = form_values(config, st.session_state.get("train_name", ""))
     values["batch_size"] = min(BATCH_SIZES, key=lambda b: abs(b - config.batch_size))
     values["learning_rate"] = min(RATES, key=lambda r: abs(r - config.learning_rate))
+    values["epochs"] = min(config.epochs, 30)  # the widgets' ranges
+    values["patience"] = min(config.patience, 10)
+    values["dropout"] = round(min(config.dropout, 0.8) * 20) / 20
+    values["seed"] = max(0, min(config.seed, 2**31 - 1))
     st.session_state[FORM] = values
     for field, value in values.items():
         st.session_state[f"train_{field}"] = value
