@@ -73,13 +73,22 @@ def settled(page) -> None:
 
 def _options(page, label: str) -> list[str]:
     """The options of a Streamlit selectbox (opened, read, closed)."""
-    page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    for _ in range(5):  # a click while the page reruns can land before the list exists
+        box.click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=3_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(500)
     options = page.get_by_role("option").all_inner_texts()
     page.keyboard.press("Escape")
     return options
 
 
 def _delete(page, label: str) -> None:
+    _options(page, "Run to delete")  # opened once the page has settled
     page.get_by_test_id("stSelectbox").filter(has_text="Run to delete").click()
     page.get_by_role("option", name=label).click()
     page.get_by_text("Yes, delete this run folder for good").click()
