@@ -7,7 +7,7 @@ server asked for `/draw` would skip the navigation (and `keep_keras_state`) belo
 
 import streamlit as st
 
-from ui import server_guards
+from ui import server_guards, sidebar
 from ui.resources import keep_keras_state, preload_default_models
 
 st.set_page_config(page_title="mnistkit", page_icon="✏️", layout="wide")
@@ -22,8 +22,15 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("app_pages/draw.py", title="Draw & predict", icon=":material/draw:"),
     st.Page("app_pages/inside.py", title="Inside the CNN", icon=":material/biotech:"),
+    st.Page("app_pages/teacher.py", title="Teacher", icon=":material/school:"),
 ]
-st.navigation(pages).run()
+# `?view=projector` (the teacher's page for a room): no menu, no sidebar, nothing to press.
+projector = st.query_params.get("view") == "projector"
+navigation = st.navigation(pages, position="hidden" if projector else "sidebar")
+if not projector:
+    with st.sidebar:
+        sidebar.panel()  # your name, your training's progress, the teacher badge
+navigation.run()
 # After the page is drawn: TensorFlow and the Draw page's models load in the background while
 # the class reads it, so the first stroke does not wait 3-5 s (once per server process).
 preload_default_models()

@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from mnistkit import ownership
 from mnistkit.catalog import run_label
 from mnistkit.data import DataError
 from mnistkit.run_files import Unreadable, number
 from mnistkit.runs import RunBusyError, RunInfo, history_csv
 from ui import charts, explain, pictures
 from ui import replay as replay_ui
+from ui.identity import current_actor
 from ui.messages import plain
 from ui.resources import mnist, run_predictions, run_store
 
@@ -46,10 +48,14 @@ def table_row(info: RunInfo) -> dict:
 
 
 def _delete(run_id: str) -> None:
-    """Delete-button callback: the store refuses a run that is still training."""
+    """Delete-button callback: the policy refuses someone else's run (`ownership`), the
+    store a run that is still training."""
     st.session_state.compare_confirm = False
     try:
-        run_store().delete(run_id)
+        ownership.delete_run(run_store(), current_actor(), run_id)
+    except ownership.NotYoursError as exc:
+        st.session_state.compare_notice = ("error", f"Not deleted: {exc}.")
+        return
     except RunBusyError as exc:
         st.session_state.compare_notice = ("error", plain(exc))
         return
@@ -62,14 +68,34 @@ def _delete(run_id: str) -> None:
         st.session_state[SELECTION] = [r for r in st.session_state[SELECTION] if r != run_id]
 
 
+def _rename(run_id: str) -> None:
+    """Rename-button callback: only the run's owner or the teacher (`ownership`)."""
+    try:
+        name = st.session_state.get(f"compare_rename-{run_id}", "")
+        ownership.rename_run(run_store(), current_actor(), run_id, name)
+    except ownership.NotYoursError as exc:
+        st.session_state.compare_notice = ("error", f"Not renamed: {exc}.")
+    except (OSError, ValueError) as exc:
+        st.session_state.compare_notice = ("error", f"Could not rename {run_id}: {exc}")
+
+
 # --- page ---------------------------------------------------------------------------------
 st.title("Compare runs")
 st.write("Put runs side by side: how they learned, how well they do on the 10 000 test images.")
 
 store = run_store()
+actor = current_actor()
 infos = store.list()
 usable = {i.run_id: i for i in infos if not i.broken}
 broken = [i for i in infos if i.broken]
+owners = {i.run_id: ownership.owner_of(store, i) for i in infos}
+mine = {r for r, owner in owners.items() if ownership.may_change_run(actor, owner)}
+
+
+def _label(run_id: str) -> str:
+    """A run's label in the pickers: its name, accuracy and owner (shown as plain text)."""
+    return f"{run_label(usable[run_id])} · {owners[run_id].label}"
+
 
 notice = st.session_state.pop("compare_notice", None)
 if notice:
@@ -100,7 +126,7 @@ else:
         "Runs",
         list(usable),
         key=SELECTION,
-        format_func=lambda r: run_label(usable[r]),
+        format_func=_label,
         help="Default: the latest dense network and the latest CNN.",
     )
     for run_id in chosen:
@@ -118,7 +144,7 @@ if selected:
 
     st.header("Summary")
     st.dataframe(
-        pd.DataFrame([table_row(i) for i in selected]),
+        pd.DataFrame([{"owner": owners[i.run_id].label, **table_row(i)} for i in selected]),
         hide_index=True,
         column_config={
             "parameters": st.column_config.NumberColumn(format="localized"),
@@ -146,9 +172,7 @@ if selected:
     ids = [i.run_id for i in selected]
     if st.session_state.get("compare_focus") not in ids:
         st.session_state.compare_focus = ids[0]
-    focus_id = st.selectbox(
-        "Run", ids, key="compare_focus", format_func=lambda r: run_label(usable[r])
-    )
+    focus_id = st.selectbox("Run", ids, key="compare_focus", format_func=_label)
     focus = next(i for i in selected if i.run_id == focus_id)
 
     st.subheader("How it learned")
@@ -190,11 +214,14 @@ if selected:
 
     st.subheader("Downloads")
     d1, d2 = st.columns(2)
-    try:  # read now: a download that fails after the click does nothing in the browser
-        model_bytes = store.model_bytes(focus.run_id) if focus.has_model else None
-    except (OSError, Unreadable) as exc:
-        model_bytes = None
-        d1.caption(f"The model file cannot be downloaded: {plain(exc)}")
+    model_bytes = None
+    if focus.run_id not in mine:
+        d1.caption("Downloads and renaming are for the run's owner and the teacher.")
+    else:
+        try:  # read now: a download that fails after the click does nothing in the browser
+            model_bytes = store.model_bytes(focus.run_id) if focus.has_model else None
+        except (OSError, Unreadable) as exc:
+            d1.caption(f"The model file cannot be downloaded: {plain(exc)}")
     if model_bytes is not None:
         d1.download_button(
             "Model (.keras)",
@@ -205,22 +232,31 @@ if selected:
             key="compare_download_model",
             icon=":material/download:",
         )
-    elif not focus.has_model:
+    elif focus.run_id in mine and not focus.has_model:
         d1.caption("This run kept no model.")
-    d2.download_button(
-        "History (.csv)",
-        data=history_csv(focus.history or {}),
-        file_name=f"{focus.run_id}-history.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="compare_download_history",
-        icon=":material/show_chart:",
-    )
+    if focus.run_id in mine:
+        d2.download_button(
+            "History (.csv)",
+            data=history_csv(focus.history or {}),
+            file_name=f"{focus.run_id}-history.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="compare_download_history",
+            icon=":material/show_chart:",
+        )
+        r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
+        r1.text_input(
+            "Show this run as", value=focus.name, key=f"compare_rename-{focus.run_id}", max_chars=60
+        )
+        r2.button("Rename", key="compare_rename_button", on_click=_rename, args=(focus.run_id,))
 
 # --- delete ---------------------------------------------------------------------------------
 if infos:
     st.header("Delete a run")
-    every = [i.run_id for i in infos]
+    every = [i.run_id for i in infos if i.run_id in mine]  # only runs you may change
+    if len(every) < len(infos):
+        st.caption("You can delete your own runs; other people's runs are theirs to delete.")
+if infos and every:
     if st.session_state.get("compare_delete") not in every:
         st.session_state.pop("compare_delete", None)  # deleted meanwhile
     target = st.selectbox(

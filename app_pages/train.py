@@ -21,12 +21,15 @@ from mnistkit.config import (
     PRESETS,
     TrainConfig,
 )
+from mnistkit.limits import LimitError, load_limits
+from mnistkit.links import read_link
 from mnistkit.progress import Snapshot
 from ui import charts, explain
 from ui import replay as replay_ui
+from ui.identity import current_actor
 from ui.job import current_job, start_job, stop_job
 from ui.messages import plain
-from ui.resources import keep_keras_state
+from ui.resources import keep_keras_state, run_store
 
 keep_keras_state()  # Streamlit would otherwise reset Keras after every poll of the curves
 
@@ -97,8 +100,12 @@ def _start() -> None:
     except ValueError as exc:
         st.session_state.train_error = str(exc)
         return
+    try:
+        start_job(config, st.session_state.train_name)
+    except LimitError as exc:  # the lesson's caps, checked by the library whatever the widgets say
+        st.session_state.train_error = f"Not started: {exc}."
+        return
     st.session_state.pop("train_error", None)
-    start_job(config, st.session_state.train_name)
 
 
 @st.cache_data(show_spinner="Building the model (the first time loads TensorFlow)…")
@@ -108,6 +115,30 @@ def model_summary(config_json: str) -> tuple[list[dict], int]:
 
     model = build_model(TrainConfig.from_json(config_json))
     return layer_summary(model), int(model.count_params())
+
+
+def _apply_link(link) -> None:
+    """Open the page as a lesson link set it up (once per link and session)."""
+    preset = link.preset or st.session_state.get("train_preset", DEFAULT_PRESET)
+    if preset not in presets:
+        preset = presets[0]
+    arch = link.values.get("arch", st.session_state.get("train_arch", TrainConfig().arch))
+    base = PRESETS[preset].make(arch).to_dict()
+    try:
+        config = TrainConfig.from_dict({**base, **link.values})
+    except ValueError:  # settings that are fine alone but not together: the preset alone
+        config = PRESETS[preset].make(arch)
+    values = form_values(config, st.session_state.get("train_name", ""))
+    values["batch_size"] = min(BATCH_SIZES, key=lambda b: abs(b - config.batch_size))
+    values["learning_rate"] = min(RATES, key=lambda r: abs(r - config.learning_rate))
+    values["epochs"] = min(config.epochs, 30)  # the widgets' ranges
+    values["patience"] = min(config.patience, 10)
+    values["dropout"] = round(min(config.dropout, 0.8) * 20) / 20
+    values["seed"] = max(0, min(config.seed, 2**31 - 1))
+    st.session_state[FORM] = values
+    for field, value in values.items():
+        st.session_state[f"train_{field}"] = value
+    st.session_state.train_preset = preset
 
 
 def _architecture_key(values: dict) -> str:
@@ -198,51 +229,86 @@ st.write(
     "background: you may switch pages and come back."
 )
 
-job = current_job()
+actor = current_actor()
+limits = load_limits(run_store().root)
+presets = [p for p in PRESETS if actor.teacher or limits.presets is None or p in limits.presets]
+presets = presets or [DEFAULT_PRESET]
+job = current_job(actor)
 snap = job.snapshot() if job is not None else None
 busy = snap is not None and not snap.finished
 _load_form()
+link = read_link(st.query_params.to_dict())
+link_key = repr(sorted(st.query_params.to_dict().items()))
+if not link.empty and st.session_state.get("train_link") != link_key:
+    st.session_state.train_link = link_key  # applied once: the student may change it after
+    st.session_state.train_link_hidden = link.hidden
+    _apply_link(link)
+if link.problems:
+    st.caption(f"This lesson link has {len(link.problems)} setting(s) this page cannot use.")
+hidden = set(st.session_state.get("train_link_hidden", ()))
+hidden |= set() if actor.teacher else set(limits.hidden)
+
+
+def show(control: str) -> bool:
+    """Whether a control is on the page (a lesson link or the lesson's limits may hide it)."""
+    return control not in hidden
+
 
 controls, notes = st.columns([3, 2], gap="large")
 with controls:
-    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
-    p1.selectbox(
-        "Preset",
-        tuple(PRESETS),
-        key="train_preset",
-        index=tuple(PRESETS).index(DEFAULT_PRESET),
-        format_func=lambda preset_id: PRESETS[preset_id].label,
-    )
-    p2.button("Apply preset", key="train_apply_preset", on_click=_apply_preset)
+    if st.session_state.get("train_preset") not in presets:
+        st.session_state.train_preset = DEFAULT_PRESET if DEFAULT_PRESET in presets else presets[0]
+    if show("preset"):
+        p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+        p1.selectbox(
+            "Preset",
+            presets,
+            key="train_preset",
+            format_func=lambda preset_id: PRESETS[preset_id].label,
+        )
+        p2.button("Apply preset", key="train_apply_preset", on_click=_apply_preset)
 
-    st.radio(
-        "Architecture",
-        ARCHS,
-        key="train_arch",
-        horizontal=True,
-        format_func={"dense": "Dense network", "cnn": "CNN"}.get,
-    )
+    if show("arch"):
+        st.radio(
+            "Architecture",
+            ARCHS,
+            key="train_arch",
+            horizontal=True,
+            format_func={"dense": "Dense network", "cnn": "CNN"}.get,
+        )
     summary_slot = st.container()  # filled last: building the model may first load TensorFlow
     left, right = st.columns(2)
     with left:
-        st.slider("Epochs (at most)", 1, 30, key="train_epochs")
-        st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
-        st.selectbox("Optimizer", OPTIMIZER_NAMES, key="train_optimizer")
-        st.select_slider("Learning rate", RATES, key="train_learning_rate")
-        st.selectbox("Learning-rate schedule", LR_SCHEDULES, key="train_lr_schedule")
-        st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed")
+        if show("epochs"):
+            st.slider("Epochs (at most)", 1, 30, key="train_epochs")
+        if show("batch_size"):
+            st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
+        if show("optimizer"):
+            st.selectbox("Optimizer", OPTIMIZER_NAMES, key="train_optimizer")
+        if show("learning_rate"):
+            st.select_slider("Learning rate", RATES, key="train_learning_rate")
+        if show("lr_schedule"):
+            st.selectbox("Learning-rate schedule", LR_SCHEDULES, key="train_lr_schedule")
+        if show("seed"):
+            st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed")
     with right:
-        st.selectbox("Activation", ACTIVATION_NAMES, key="train_activation")
-        st.slider("Dropout", 0.0, 0.8, step=0.05, key="train_dropout")
-        st.select_slider(
-            "Training images",
-            SUBSETS,
-            key="train_subset",
-            format_func=lambda n: "all 60 000" if n >= FULL else f"{n:,}",
-            help="A stratified subset of the training set; 20 % of it is held out for validation.",
-        )
-        st.slider("Early-stopping patience (epochs, 0 = off)", 0, 10, key="train_patience")
-        st.toggle("Augment (random shift, rotation, zoom)", key="train_augment")
+        if show("activation"):
+            st.selectbox("Activation", ACTIVATION_NAMES, key="train_activation")
+        if show("dropout"):
+            st.slider("Dropout", 0.0, 0.8, step=0.05, key="train_dropout")
+        if show("subset"):
+            st.select_slider(
+                "Training images",
+                SUBSETS,
+                key="train_subset",
+                format_func=lambda n: "all 60 000" if n >= FULL else f"{n:,}",
+                help="A stratified subset of the training set; 20 % of it is held out for "
+                "validation.",
+            )
+        if show("patience"):
+            st.slider("Early-stopping patience (epochs, 0 = off)", 0, 10, key="train_patience")
+        if show("augment"):
+            st.toggle("Augment (random shift, rotation, zoom)", key="train_augment")
         st.text_input("Run name", key="train_name", max_chars=60, placeholder="e.g. cnn-first-try")
     st.session_state[FORM] = _current_values()
 
@@ -274,7 +340,7 @@ with summary_slot:
 
 st.header("Progress")
 if job is None:
-    st.caption("No training yet in this session: press **Start**.")
+    st.caption("No training yet: press **Start**.")
 elif busy:
     live_panel(job)
 else:

@@ -12,7 +12,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,6 +108,22 @@ def find_job(job_id: str) -> TrainingJob | None:
         return _jobs.get(job_id)
 
 
+def all_jobs() -> list[TrainingJob]:
+    """Every job this process still knows, oldest first (the teacher's queue view)."""
+    with _queue_lock:
+        return sorted(_jobs.values(), key=lambda j: j.created)
+
+
+def jobs_of(owner: str) -> list[TrainingJob]:
+    """One owner's jobs (every tab of theirs), newest first."""
+    return [j for j in reversed(all_jobs()) if j.owner is not None and j.owner == owner]
+
+
+def active_jobs(owner: str) -> int:
+    """How many of one owner's jobs are queued or training."""
+    return sum(not j.snapshot().finished for j in jobs_of(owner))
+
+
 class TrainingJob:
     """One training run in a daemon thread; `snapshot()` and `stop()` are safe from any thread."""
 
@@ -120,8 +136,14 @@ class TrainingJob:
         data_dir: str | Path | None = None,
         queue: JobQueue | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
+        owner: str | None = None,
+        owner_name: str | None = None,
+        owner_fields: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.id = secrets.token_urlsafe(16)
+        # Who may see and stop it (`mnistkit.ownership`), and what its run folder records.
+        self.owner, self.owner_name, self.owner_fields = owner, owner_name, owner_fields
+        self.created = time.time()
         self.config, self.store, self.name, self.data_dir = config, store, name, data_dir
         self.callbacks = tuple(callbacks)  # extra Keras callbacks for `train` (e.g. a timer)
         self.queue = queue or shared_queue()
@@ -169,6 +191,7 @@ class TrainingJob:
                 data_dir=self.data_dir,
                 progress=self.progress,
                 callbacks=self.callbacks,
+                owner=self.owner_fields,
             )
         except BaseException as exc:  # recorded for the page; the thread must not die silently
             self.error = exc.with_traceback(None)  # its frames would pin the training data
@@ -200,13 +223,18 @@ def make_job(
     name: str | None = None,
     data_dir: str | Path | None = None,
     queue: JobQueue | None = None,
+    owner: str | None = None,
+    owner_name: str | None = None,
+    owner_fields: Callable[[str], Mapping[str, str]] | None = None,
 ) -> TrainingJob:
-    """A job for `config`: a thread here, or a Ray actor when `MNISTKIT_RAY_ADDRESS` is set."""
+    """A job for `config`: a thread here, or a Ray actor when `MNISTKIT_RAY_ADDRESS` is set.
+    ``owner*``: who it belongs to (`mnistkit.ownership`), see `TrainingJob`."""
+    whose = {"owner": owner, "owner_name": owner_name, "owner_fields": owner_fields}
     if ray_configured():
         from mnistkit.ray_jobs import RayTrainingJob  # the only place Ray gets imported
 
-        return RayTrainingJob(config, store, name=name, data_dir=data_dir)
-    return TrainingJob(config, store, name=name, data_dir=data_dir, queue=queue)
+        return RayTrainingJob(config, store, name=name, data_dir=data_dir, **whose)
+    return TrainingJob(config, store, name=name, data_dir=data_dir, queue=queue, **whose)
 
 
 def run_training(

@@ -223,8 +223,9 @@ class RayTrainingJob(TrainingJob):
         name: str | None = None,
         data_dir: str | Path | None = None,
         progress: Progress | None = None,
+        **owner,  # owner, owner_name, owner_fields: see TrainingJob
     ) -> None:
-        super().__init__(config, store, name=name, data_dir=data_dir, queue=_NoQueue())
+        super().__init__(config, store, name=name, data_dir=data_dir, queue=_NoQueue(), **owner)
         if progress is not None:
             self.progress = progress
             progress.update(epochs=config.epochs)
@@ -267,7 +268,9 @@ class RayTrainingJob(TrainingJob):
         if not self._wait_for_cpus(self.actor.info.remote()):
             self.progress.finish("stopped", "cancelled before it started", queue_position=None)
             return
-        self.run_dir = self.store.create(self.name or self.config.arch, self.config.to_dict())
+        self.run_dir = self.store.create(
+            self.name or self.config.arch, self.config.to_dict(), owner=self.owner_fields
+        )
         self.progress.update(
             status="running", message="loading data", run_dir=str(self.run_dir), queue_position=None
         )

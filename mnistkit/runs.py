@@ -16,7 +16,7 @@ import re
 import shutil
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ INTERRUPTED_MESSAGE = "the training process ended before this run finished"
 MODEL_FILE = "model.keras"
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds")
 MAX_NAME = 60
+OWNER_FIELDS = ("owner", "owner_name", "owner_sig")  # status.json; see mnistkit.ownership
 
 _STATUS_LOCK = threading.Lock()  # serialises read-modify-write of status.json
 
@@ -128,6 +129,7 @@ class RunInfo:
     updated: str | None = None
     pid_started: int | None = None  # the process's start time (pid reuse tells apart)
     host: str | None = None  # the machine the process ran on
+    owner: dict[str, Any] | None = None  # OWNER_FIELDS as found: `ownership.run_owner` checks
 
     @property
     def arch(self) -> str | None:
@@ -162,8 +164,15 @@ class RunStore:
 
     # writing
 
-    def create(self, name: str, config: Any) -> Path:
-        """Create ``YYYYmmdd-HHMMSS-<name>[-N]`` with config and status; mark active."""
+    def create(
+        self,
+        name: str,
+        config: Any,
+        owner: Callable[[str], Mapping[str, str]] | None = None,
+    ) -> Path:
+        """Create ``YYYYmmdd-HHMMSS-<name>[-N]`` with config and status; mark active.
+
+        ``owner(run_id)`` gives the owner fields status.json records (`mnistkit.ownership`)."""
         if hasattr(config, "to_dict"):
             config = config.to_dict()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -189,6 +198,8 @@ class RunStore:
             "message": None,
             "name": name,
         }
+        if owner is not None:
+            status.update({k: v for k, v in owner(run_dir.name).items() if k in OWNER_FIELDS})
         try:
             atomic_write_json(run_dir / "config.json", dict(config))
             atomic_write_json(run_dir / "status.json", status)
@@ -209,6 +220,21 @@ class RunStore:
             self._write_status(path, status, message)
         if status not in LIVE_STATUSES:
             unregister_active(path)
+
+    def rename(self, run_id: str | os.PathLike[str], name: str) -> None:
+        """Change the name a run is shown with (status.json's ``name``); the folder keeps its
+        name, so links and the owner's signature stay valid."""
+        path = self._inside(run_id)
+        if path.is_symlink() or not path.is_dir():
+            raise FileNotFoundError(f"no run folder {path.name!r} in {self.root}")
+        shown = " ".join(str(name).split())[:MAX_NAME] or path.name
+        with _STATUS_LOCK:
+            try:
+                data = read_object(path / "status.json") or {}
+            except (Unreadable, FileNotFoundError) as exc:
+                raise ValueError(f"{path.name} cannot be renamed: {exc}") from None
+            data.update(name=shown, updated=_now())
+            atomic_write_json(path / "status.json", data)
 
     def write_history(self, run_dir: str | os.PathLike[str], history: dict[str, Any]) -> None:
         """Write per-epoch history lists to ``history.json``."""
@@ -378,6 +404,7 @@ class RunStore:
             updated=text(status.get("updated")),
             pid_started=run_files.count(status.get("pid_started")),
             host=text(status.get("host")),
+            owner={k: status[k] for k in OWNER_FIELDS if k in status} or None,
         )
 
     def is_live(self, run_id: str | os.PathLike[str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +131,7 @@ def train(
     progress: Progress | None = None,
     verbose: int = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    owner: Callable[[str], Mapping[str, str]] | None = None,
 ) -> RunResult:
     """Train one run; the best-validation-loss model becomes the run's `model.keras`.
 
@@ -139,6 +140,7 @@ def train(
     stop request ends training within one execution step (`steps_per_execution` batches)
     and keeps the best checkpoint as a "stopped" run.
     `callbacks` are extra Keras callbacks, run after the run's own (e.g. a timer).
+    `owner(run_id)` gives the owner fields of the run's status.json (`mnistkit.ownership`).
     Errors mark the run "failed" and are re-raised.
     """
     progress = progress or Progress()
@@ -148,7 +150,7 @@ def train(
     except MnistkitError as exc:
         progress.finish("failed", str(exc))
         raise
-    run_dir = store.create(name or config.arch, config.to_dict())
+    run_dir = store.create(name or config.arch, config.to_dict(), owner=owner)
     register_active(run_dir)
     progress.update(run_dir=str(run_dir))
     try:

@@ -19,8 +19,11 @@ TRAIN = str(ROOT / "app_pages" / "train.py")
 TIMEOUT = 120  # seconds a tiny run may take on a slow 2-core machine
 
 
-def open_page(**query) -> AppTest:
+def open_page(secret: str | None = None, **query) -> AppTest:
+    """The Train page in a new session; `secret`: the browser's identity cookie (ui.identity)."""
     at = AppTest.from_file(TRAIN, default_timeout=60)
+    if secret:
+        at.session_state["identity_secret"] = secret
     at.query_params.update(query)
     return at.run()
 
@@ -142,12 +145,13 @@ def _params(arch: str) -> int:
 
 @pytest.mark.slow
 def test_tiny_run_completes_and_reload_finds_it(runs_dir, one_slot, real_data):
-    at = open_page()
+    browser = "t" * 22
+    at = open_page(browser)
     at = set_form(at, arch="dense", subset=300, epochs=1, batch_size=32, name="tiny demo")
     at.button(key="train_start").click().run()
     assert not at.exception
     job_id = at.session_state["job_id"]
-    assert at.query_params["job"] == job_id
+    assert "job" not in at.query_params  # the job follows its owner, not a link
     assert at.button(key="train_start").disabled is True
 
     at = rerun_until(at, lambda a: a.success)
@@ -160,11 +164,12 @@ def test_tiny_run_completes_and_reload_finds_it(runs_dir, one_slot, real_data):
     assert run[1] == "completed" and run[0].endswith("tiny-demo")
     assert (runs_dir / run[0] / "model.keras").is_file()
 
-    reloaded = open_page(job=job_id)  # a browser reload: new session, same URL
+    reloaded = open_page(browser)  # a browser reload: new session, same cookie
     assert not reloaded.exception
     assert reloaded.session_state["job_id"] == job_id
     assert "Training completed" in reloaded.success[0].value
 
+    assert "job_id" not in open_page(job=job_id).session_state  # the link alone: nothing
     stranger = open_page(job="not-a-job-id")
     assert not stranger.exception
     assert "job_id" not in stranger.session_state

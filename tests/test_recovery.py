@@ -110,22 +110,25 @@ def test_restarted_app_marks_dead_runs_interrupted_and_serves_their_model(
 
 
 def test_reloaded_tab_finds_its_queued_job_and_can_cancel_it(runs_dir, blocked_queue):
-    """Browser refresh mid-run: the new session (same URL) finds the job, sees its place in
-    line, and may cancel it; a cancelled job leaves no run folder."""
-    first = open_page("train")
+    """Browser refresh mid-run: the new session (same browser, so the same identity cookie)
+    finds the job, sees its place in line, and may cancel it; a cancelled job leaves no run
+    folder. The job's id in a link alone finds nothing (see test_app_roles.py)."""
+    browser = "r" * 22  # the identity cookie's secret (ui.identity)
+    first = open_page("train", identity_secret=browser)
     first.button(key="train_start").click().run()
     job_id = first.session_state["job_id"]
     job = find_job(job_id)
     wait_until(lambda: job.snapshot().queue_position == 1, what="queued")
 
-    reloaded = open_page("train", query={"job": job_id})
+    assert "job_id" not in open_page("train", query={"job": job_id}).session_state
+    reloaded = open_page("train", identity_secret=browser)
     assert reloaded.session_state["job_id"] == job_id
     assert "1st in line" in reloaded.info[0].value
     reloaded.button(key="train_cancel").click().run()
     job.join(5)
     assert not job.alive and job.snapshot().status == "stopped"
     assert "cancelled" in job.snapshot().message
-    assert list(runs_dir.iterdir()) == []
+    assert [p for p in runs_dir.iterdir() if not p.name.startswith(".")] == []  # no run
 
 
 def test_two_sessions_never_see_each_others_jobs(runs_dir, blocked_queue):
