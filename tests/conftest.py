@@ -71,9 +71,10 @@ class TrainedRuns:
 
 @pytest.fixture(scope="session")
 def trained_runs() -> TrainedRuns:
-    """One tiny dense and one tiny CNN run (`helpers.shared_run`), trained once per session."""
+    """One tiny dense and one tiny CNN run (1 epoch of 400 images: the best epoch is the
+    last), trained once per session by `helpers.shared_run`."""
     needs_data()
-    dense, cnn = (shared_run(arch)[0] for arch in ("dense", "cnn"))
+    dense, cnn = (shared_run(a, subset=400, epochs=1, batch_size=64)[0] for a in ("dense", "cnn"))
     for result in (dense, cnn):
         assert result.status == "completed", result.message
     return TrainedRuns(root=dense.run_dir.parent, dense=dense.run_dir.name, cnn=cnn.run_dir.name)

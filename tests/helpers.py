@@ -69,7 +69,8 @@ def save_tiny_model(path: str | Path, seed: int = 0) -> Path:
 
 
 @functools.cache
-def _shared_root() -> Path:
+def _shared_root(*config: object) -> Path:
+    """One runs folder per training setting (`shared_run`'s keyword arguments)."""
     return _scratch_dir("mnistkit-shared-runs-") / "runs"
 
 
@@ -80,9 +81,9 @@ def _scratch_dir(prefix: str) -> Path:
 
 
 @functools.cache
-def shared_run(arch: str = "dense"):
-    """One tiny real training run (subset 500, 2 epochs), trained once per test process, in
-    one shared runs folder (`conftest.trained_runs` offers both architectures' runs).
+def shared_run(arch: str = "dense", subset: int = 500, epochs: int = 2, batch_size: int = 32):
+    """One tiny real training run, trained once per test process for each setting; runs of
+    one setting share a runs folder (`conftest.trained_runs` offers its dense and CNN runs).
 
     Returns `(RunResult, TrainConfig, Progress)`. Tests must treat the run folder as read-only.
     """
@@ -91,9 +92,11 @@ def shared_run(arch: str = "dense"):
     from mnistkit.runs import RunStore
     from mnistkit.training import train
 
-    config = TrainConfig(arch=arch, subset=500, epochs=2, patience=0, batch_size=32)
+    config = TrainConfig(
+        arch=arch, subset=subset, epochs=epochs, patience=0, batch_size=batch_size
+    )
     progress = Progress()
-    store = RunStore(_shared_root())
+    store = RunStore(_shared_root(subset, epochs, batch_size))
     result = train(config, store, name=f"shared-{arch}", data_dir=DATA_DIR, progress=progress)
     return result, config, progress
 

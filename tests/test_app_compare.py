@@ -74,8 +74,9 @@ def test_compares_trained_runs(trained_copy):
     for column in ("epochs", "optimizer", "dropout", "learning rate", "training time (s)"):
         assert table[column].notna().all(), column
 
-    # two confusion matrices + misclassified grid + first-N grid
-    assert len(at.get("image")) == 4
+    # two confusion matrices + misclassified grid + first-N grid, then the replay's pictures
+    captions = [c for image in at.get("image") for c in image.proto.imgs for c in [c.caption]]
+    assert len(at.get("image")) >= 4 and any("hidden-space map" in c for c in captions)
     labels = {b.proto.label for b in at.get("download_button")}
     assert labels == {"Model (.keras)", "History (.csv)"}
     history = next(b for b in at.get("download_button") if b.proto.label == "History (.csv)")

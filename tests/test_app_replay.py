@@ -146,6 +146,7 @@ class FakeJob:
     """A job that is always running at epoch 1 of 2, writing into an existing run folder."""
 
     id = "fake-job"
+    owner = None
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = str(run_dir)
@@ -163,7 +164,7 @@ class FakeJob:
 
 def test_live_panel_shows_the_latest_kernels_and_map(trained_copy, monkeypatch):
     job = FakeJob(trained_copy.root / trained_copy.cnn)
-    monkeypatch.setattr("ui.job.find_job", lambda job_id: job if job_id == job.id else None)
+    monkeypatch.setattr("ui.job.current_job", lambda actor=None: job)  # the student's job
     at = run("train.py", job_id=job.id)
     shown = captions(at)
     assert "conv 1 kernels, epoch 1" in shown and "hidden-space map after epoch 1" in shown
@@ -173,7 +174,7 @@ def test_live_panel_shows_the_latest_kernels_and_map(trained_copy, monkeypatch):
 def test_live_panel_before_the_first_snapshot_shows_the_curves_only(trained_copy, monkeypatch):
     shutil.rmtree(trained_copy.root / trained_copy.cnn / "snapshots")
     job = FakeJob(trained_copy.root / trained_copy.cnn)
-    monkeypatch.setattr("ui.job.find_job", lambda job_id: job if job_id == job.id else None)
+    monkeypatch.setattr("ui.job.current_job", lambda actor=None: job)
     at = run("train.py", job_id=job.id)
     assert not any("hidden-space map" in c for c in captions(at))
     assert len(at.get("vega_lite_chart")) == 2

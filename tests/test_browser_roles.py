@@ -153,6 +153,13 @@ def test_two_students_and_a_teacher(app) -> None:
             teacher = teacher_ctx.new_page()
             pages.append(("teacher", teacher))
             teacher.goto(f"{url}/teacher", timeout=30_000)
+            # the unlock belongs to the browser's identity: wait until its cookie is set (on a
+            # busy machine the cookie component can take seconds), or the next page is a stranger
+            expect(teacher.get_by_label("Teacher code")).to_be_visible(timeout=30_000)
+            for _ in range(100):
+                if any(c["name"] == "mnistkit_id" for c in teacher_ctx.cookies()):
+                    break
+                teacher.wait_for_timeout(200)
             teacher.get_by_label("Teacher code").fill(CODE)
             teacher.get_by_role("button", name="Unlock").click()
             expect(teacher.get_by_role("tab", name="Leaderboard")).to_be_visible(timeout=30_000)
