@@ -25,6 +25,7 @@ from mnistkit.runs import atomic_write_json
 if TYPE_CHECKING:
     import keras
 
+    from mnistkit.drawings import DrawingsSpec
     from mnistkit.progress import Progress
 
 BUNDLE_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -44,6 +45,7 @@ INFO_KEYS = (
     "best_epoch",
     "train_seconds",
     "pendigits",
+    "training_data",
 )
 
 
@@ -167,9 +169,12 @@ def pretrain(
     runs_dir: str | os.PathLike[str] | None = None,
     command: str | None = None,
     progress: Progress | None = None,
+    drawings: DrawingsSpec | None = None,
 ) -> dict[str, Any]:
     """Train `config` (default `recipe(arch)`), export `{out}/{arch}.keras` and its JSON.
 
+    With `drawings`, those pen drawings (rendered, through the app's pipeline) join MNIST's
+    training set; the JSON's `training_data` names them, writers included.
     The training run goes to `runs_dir` when given (kept), else to a temporary folder.
     Returns the JSON written. Raises RuntimeError if training kept no model.
     """
@@ -181,6 +186,11 @@ def pretrain(
     if config.arch != arch:
         raise ValueError(f"config is for {config.arch!r}, not {arch!r}")
     data = prepare_data(config, data_dir)
+    mnist_train = len(data.x_train)
+    if drawings is not None:
+        from mnistkit.drawings import with_drawings
+
+        data = with_drawings(data, drawings, config.seed)
     with tempfile.TemporaryDirectory(prefix="mnistkit-pretrain-") as tmp:
         store = RunStore(runs_dir or tmp)
         result = train(config, store, name=f"bundled-{arch}", data=data, progress=progress)
@@ -205,6 +215,11 @@ def pretrain(
         "best_epoch": result.metrics["best_epoch"],
         "train_seconds": round(result.metrics["train_seconds"], 1),
         "pendigits": None,
+        "training_data": {
+            "mnist_train": mnist_train,
+            "drawings": None if drawings is None else drawings.describe(),
+            "drawing_inputs": len(data.x_train) - mnist_train,
+        },
     }
     atomic_write_json(info_path, info)
     return info
