@@ -77,9 +77,9 @@ class Scored:
     augment: bool | None
     mnist_test: float | None
     accuracy: dict[str, dict[str, float]]
-    trained_writers: tuple[int, ...] = ()
     info_dir: Path | None = None
     mistakes: list[tuple[int, int, int]] = field(default_factory=list)  # (count, true, read)
+    trained_writers: tuple[int, ...] = ()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -174,7 +174,8 @@ def bundle_models(folders: list[Path]) -> list[tuple[str, Path, dict]]:
                 info = {}
             augment = info.get("augment")
             tag = "" if augment is None else ("+aug" if augment else "-aug")
-            found.append((f"{arch}{tag}", path, info))
+            where = f" {folder.name}" if len(folders) > 1 else ""  # tell bundles apart
+            found.append((f"{arch}{tag}{where}", path, info))
     return found
 
 
@@ -362,7 +363,7 @@ def print_table(rows: list[Scored], measured: tuple[int, ...]) -> None:
     """The comparison table: MNIST test accuracy, then pendigits naive vs pipeline."""
     print()
     print(
-        f"{'model':<16} {'augment':>7} {'MNIST test':>10} {'naive':>8} {'pipeline':>9} "
+        f"{'model':<24} {'augment':>7} {'MNIST test':>10} {'naive':>8} {'pipeline':>9} "
         f"{'pipeline (tuning writers)':>26}"
     )
     for r in rows:
@@ -370,7 +371,7 @@ def print_table(rows: list[Scored], measured: tuple[int, ...]) -> None:
         mnist = "-" if r.mnist_test is None else f"{r.mnist_test:.2%}"
         tuning = r.accuracy["pipeline"]["tuning"]
         print(
-            f"{r.name:<16} {aug:>7} {mnist:>10} {r.accuracy['naive']['held_out']:>8.2%} "
+            f"{r.name:<24} {aug:>7} {mnist:>10} {r.accuracy['naive']['held_out']:>8.2%} "
             f"{r.accuracy['pipeline']['held_out']:>9.2%} "
             f"{'-' if tuning != tuning else f'{tuning:.2%}':>26}"
         )
@@ -381,7 +382,7 @@ def print_table(rows: list[Scored], measured: tuple[int, ...]) -> None:
     print("\nmost common pipeline mistakes, measured writers (true -> read as: count):")
     for r in rows:
         said = ", ".join(f"{t}->{'empty' if p < 0 else p}: {n}" for n, t, p in r.mistakes)
-        print(f"{r.name:<16} {said}")
+        print(f"{r.name:<24} {said}")
 
 
 def measurement(row: Scored, drawings: Drawings, args: argparse.Namespace) -> dict:
