@@ -49,13 +49,16 @@ INFO_KEYS = (
 )
 
 
-def recipe(arch: str, augment: bool = True) -> TrainConfig:
+def recipe(arch: str, augment: bool = True, drawings: bool = False) -> TrainConfig:
     """The training settings of the bundled models; models/README.md has the measurements.
 
     Batch 128 with a cosine-decayed learning rate over a fixed 12 epochs (no early stopping:
     the schedule needs its whole length); the epoch with the lowest validation loss is kept.
     The CNN is the seed course's, wider (32/64 filters, 128 units: 0.42 M parameters, 1.7 MB).
-    The seed and every other choice were made on pendigits writers 1-10 only.
+    With pen drawings in the training set (`drawings=True`) the CNN trains 16 epochs: on
+    writers it never saw it reads about as many drawings as with 12 (98.91 vs 98.93 %) and
+    keeps a little more of MNIST (99.34 vs 99.28 %; 3 seeds each, writers 1-20 trained,
+    21-30 measured).
     """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
@@ -72,6 +75,8 @@ def recipe(arch: str, augment: bool = True) -> TrainConfig:
     }
     if arch == "dense":
         return TrainConfig(**common, dropout=0.2, learning_rate=0.002)
+    if drawings:
+        common["epochs"] = 16
     return TrainConfig(**common, dropout=0.4, learning_rate=0.003, hidden=(32, 64, 128))
 
 
@@ -182,7 +187,7 @@ def pretrain(
     from mnistkit.runs import RunStore
     from mnistkit.training import evaluate, prepare_data, train
 
-    config = config or recipe(arch)
+    config = config or recipe(arch, drawings=drawings is not None)
     if config.arch != arch:
         raise ValueError(f"config is for {config.arch!r}, not {arch!r}")
     data = prepare_data(config, data_dir)

@@ -300,8 +300,10 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     keys = ("epochs", "subset", "seed")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     try:
-        configs = [recipe(a, augment=not args.no_augment).replace(**overrides) for a in archs]
         drawings = _drawings_spec(args)
+        configs = [
+            recipe(a, not args.no_augment, drawings is not None).replace(**overrides) for a in archs
+        ]
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     load_mnist(args.data_dir)  # fail fast with the data error, before TensorFlow loads

@@ -113,3 +113,11 @@ def test_pretrain_refuses_bad_drawing_arguments_before_training(tmp_path: Path) 
     proc = run_cli("pretrain", "--renders", "0", "--drawings", str(_tiny_source(tmp_path)))
     assert proc.returncode == 1 and "repeats must be at least 1" in proc.stderr
     assert not list(tmp_path.glob("*.keras"))
+
+
+def test_recipe_with_drawings_trains_the_cnn_longer() -> None:
+    from mnistkit.bundle import recipe
+
+    assert recipe("cnn", drawings=True) == recipe("cnn").replace(epochs=16)
+    assert recipe("dense", drawings=True) == recipe("dense")
+    assert recipe("cnn").epochs == 12  # MNIST only: as before
