@@ -13,13 +13,15 @@ and then marks the figure as not held out.
 
 Usage, from the repository root:
 
-    # the bundled models (models/), and the opposite-augmentation variants if made with
-    #   python -m mnistkit pretrain --no-augment --out ~/.cache/mnistkit/variants
-    python benchmarks/drawn_digits_accuracy.py --bundle models --bundle ~/.cache/mnistkit/variants
-    python benchmarks/drawn_digits_accuracy.py --bundle models --record  # store in models/*.json
+    # the writer study: models trained on writers 1-20 only, measured on 21-30
+    python -m mnistkit pretrain --drawings PENDIGITS --drawing-writers 1-20 --seed 2 --out DIR
+    python benchmarks/drawn_digits_accuracy.py --bundle DIR --writers 21-30
+    # models/ now trains on all 30 writers: nothing is held out, so this refuses
+    python benchmarks/drawn_digits_accuracy.py --bundle models
+    python benchmarks/drawn_digits_accuracy.py --bundle DIR --record  # store in DIR/*.json
     python -m benchmarks.drawn_digits_accuracy --model cnn=runs/ID/model.keras --model dense=PATH
     python benchmarks/drawn_digits_accuracy.py --cap 500 --limit 200   # no model: timings only
-    python benchmarks/drawn_digits_accuracy.py --bundle models --brush 10  # a fine brush
+    python benchmarks/drawn_digits_accuracy.py --bundle DIR --brush 10  # a fine brush
     python benchmarks/drawn_digits_accuracy.py --bundle DIR --writers 21-30 --render mnistkit
 
 Empty results of preprocess_digit (nothing or a dot) count as wrong answers.

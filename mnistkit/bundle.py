@@ -1,6 +1,7 @@
-"""Bundled pretrained models: train them from MNIST with one fixed recipe, export slim copies.
+"""Bundled pretrained models: train them with one fixed recipe, export slim copies.
 
-`python -m mnistkit pretrain` is the one command that makes `models/{dense,cnn}.keras`: it
+`python -m mnistkit pretrain --drawings FILE` is the one command that makes
+`models/{dense,cnn}.keras` (MNIST plus the pen drawings in FILE; without it, MNIST only): it
 trains `recipe(arch)` with `mnistkit.training.train` (into a temporary runs folder), rebuilds
 the same layers without the augmentation layers (they have no weights and are identity at
 inference), copies the weights, and saves the result uncompiled — no optimizer state, only
