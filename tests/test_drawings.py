@@ -17,7 +17,7 @@ from mnistkit.drawings import (
     split_writers,
     with_drawings,
 )
-from tests.helpers import run_cli
+from tests.helpers import requires_data, run_cli
 from tests.test_pen_drawings import UNIPEN
 
 
@@ -121,3 +121,21 @@ def test_recipe_with_drawings_trains_the_cnn_longer() -> None:
     assert recipe("cnn", drawings=True) == recipe("cnn").replace(epochs=16)
     assert recipe("dense", drawings=True) == recipe("dense")
     assert recipe("cnn").epochs == 12  # MNIST only: as before
+
+
+@pytest.mark.slow
+@requires_data
+def test_pretrain_with_drawings_names_them_in_the_json(tmp_path: Path) -> None:
+    import json
+
+    source = _tiny_source(tmp_path)
+    proc = run_cli(
+        "pretrain", "--arch", "dense", "--subset", "300", "--epochs", "1", "--out", tmp_path,
+        "--drawings", source, "--drawing-writers", "3,12", "--renders", "2", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "dense.json").read_text())
+    data = info["training_data"]
+    assert data["drawings"]["writers"] == "3,12" and data["drawings"]["source"] == "tiny.tra"
+    assert data["drawing_inputs"] == 4 and data["mnist_train"] == 270
+    assert info["command"].endswith("--drawings tiny.tra --drawing-writers 3,12 --renders 2")
