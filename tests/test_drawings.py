@@ -132,6 +132,7 @@ def test_pretrain_with_drawings_names_them_in_the_json(tmp_path: Path) -> None:
     proc = run_cli(
         "pretrain", "--arch", "dense", "--subset", "300", "--epochs", "1", "--out", tmp_path,
         "--drawings", source, "--drawing-writers", "3,12", "--renders", "2", "--json",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     info = json.loads((tmp_path / "dense.json").read_text())
@@ -139,3 +140,4 @@ def test_pretrain_with_drawings_names_them_in_the_json(tmp_path: Path) -> None:
     assert data["drawings"]["writers"] == "3,12" and data["drawings"]["source"] == "tiny.tra"
     assert data["drawing_inputs"] == 4 and data["mnist_train"] == 270
     assert info["command"].endswith("--drawings tiny.tra --drawing-writers 3,12 --renders 2")
+    assert list((tmp_path / "cache" / "mnistkit").glob("drawings-tiny-*.npz"))  # not in ~/.cache
