@@ -1,6 +1,7 @@
-"""Bundled pretrained models: train them from MNIST with one fixed recipe, export slim copies.
+"""Bundled pretrained models: train them with one fixed recipe, export slim copies.
 
-`python -m mnistkit pretrain` is the one command that makes `models/{dense,cnn}.keras`: it
+`python -m mnistkit pretrain --drawings FILE` is the one command that makes
+`models/{dense,cnn}.keras` (MNIST plus the pen drawings in FILE; without it, MNIST only): it
 trains `recipe(arch)` with `mnistkit.training.train` (into a temporary runs folder), rebuilds
 the same layers without the augmentation layers (they have no weights and are identity at
 inference), copies the weights, and saves the result uncompiled — no optimizer state, only
@@ -26,6 +27,7 @@ from mnistkit.config import ARCHS, TrainConfig
 if TYPE_CHECKING:
     import keras
 
+    from mnistkit.drawings import DrawingsSpec
     from mnistkit.progress import Progress
 
 AUGMENT_PREFIX = "aug_"  # models.augmentation_layers() names its layers aug_*
@@ -44,16 +46,20 @@ INFO_KEYS = (
     "best_epoch",
     "train_seconds",
     "pendigits",
+    "training_data",
 )
 
 
-def recipe(arch: str, augment: bool = True) -> TrainConfig:
+def recipe(arch: str, augment: bool = True, drawings: bool = False) -> TrainConfig:
     """The training settings of the bundled models; models/README.md has the measurements.
 
     Batch 128 with a cosine-decayed learning rate over a fixed 12 epochs (no early stopping:
     the schedule needs its whole length); the epoch with the lowest validation loss is kept.
     The CNN is the seed course's, wider (32/64 filters, 128 units: 0.42 M parameters, 1.7 MB).
-    The seed and every other choice were made on pendigits writers 1-10 only.
+    With pen drawings in the training set (`drawings=True`) the CNN trains 16 epochs: on
+    writers it never saw it reads about as many drawings as with 12 (98.91 vs 98.93 %) and
+    keeps a little more of MNIST (99.34 vs 99.28 %; 3 seeds each, writers 1-20 trained,
+    21-30 measured).
     """
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, not {arch!r}")
@@ -70,6 +76,8 @@ def recipe(arch: str, augment: bool = True) -> TrainConfig:
     }
     if arch == "dense":
         return TrainConfig(**common, dropout=0.2, learning_rate=0.002)
+    if drawings:
+        common["epochs"] = 16
     return TrainConfig(
         **common, dropout=0.4, learning_rate=0.003, conv_filters=(32, 64), cnn_dense_units=128
     )
@@ -154,9 +162,12 @@ def pretrain(
     runs_dir: str | os.PathLike[str] | None = None,
     command: str | None = None,
     progress: Progress | None = None,
+    drawings: DrawingsSpec | None = None,
 ) -> dict[str, Any]:
     """Train `config` (default `recipe(arch)`), export `{out}/{arch}.keras` and its JSON.
 
+    With `drawings`, those pen drawings (rendered, through the app's pipeline) join MNIST's
+    training set; the JSON's `training_data` names them, writers included.
     The training run goes to `runs_dir` when given (kept), else to a temporary folder.
     Returns the JSON written. Raises RuntimeError if training kept no model.
     """
@@ -164,10 +175,15 @@ def pretrain(
     from mnistkit.runs import RunStore
     from mnistkit.training import evaluate, prepare_data, train
 
-    config = config or recipe(arch)
+    config = config or recipe(arch, drawings=drawings is not None)
     if config.arch != arch:
         raise ValueError(f"config is for {config.arch!r}, not {arch!r}")
     data = prepare_data(config, data_dir)
+    mnist_train = len(data.x_train)
+    if drawings is not None:
+        from mnistkit.drawings import with_drawings
+
+        data = with_drawings(data, drawings, config.seed)
     with tempfile.TemporaryDirectory(prefix="mnistkit-pretrain-") as tmp:
         store = RunStore(runs_dir or tmp)
         result = train(config, store, name=f"bundled-{arch}", data=data, progress=progress)
@@ -192,6 +208,11 @@ def pretrain(
         "best_epoch": result.metrics["best_epoch"],
         "train_seconds": round(result.metrics["train_seconds"], 1),
         "pendigits": None,
+        "training_data": {
+            "mnist_train": mnist_train,
+            "drawings": None if drawings is None else drawings.describe(),
+            "drawing_inputs": len(data.x_train) - mnist_train,
+        },
     }
     atomic_write_json(info_path, info)
     return info

@@ -106,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-augment", action="store_true", help="the recipe without augmentation")
     b.add_argument("--epochs", type=int, help="override the recipe (for quick checks)")
     b.add_argument("--subset", type=int, help="override the recipe (for quick checks)")
+    b.add_argument("--seed", type=int, help="override the recipe's seed (for seed studies)")
+    b.add_argument(
+        "--drawings",
+        metavar="FILE",
+        help="also train on these UNIPEN pen drawings, e.g. pendigits-orig.tra.gz "
+        "(rendered like canvas drawings; default: MNIST only)",
+    )
+    b.add_argument(
+        "--drawing-writers",
+        metavar="IDS",
+        help="only these writers' drawings, e.g. 1-20 (default: all 30)",
+    )
+    b.add_argument("--renders", type=int, help="renderings per drawing (default 3)")
     _common(b, data=True, runs=True, json_flag=True)
 
     d = sub.add_parser("download", help="fetch MNIST once and keep it for offline use")
@@ -334,9 +347,13 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from mnistkit.data import load_mnist
 
     archs = ARCHS if args.arch == "both" else (args.arch,)
-    overrides = {k: getattr(args, k) for k in ("epochs", "subset") if getattr(args, k) is not None}
+    keys = ("epochs", "subset", "seed")
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     try:
-        configs = [recipe(a, augment=not args.no_augment).replace(**overrides) for a in archs]
+        drawings = _drawings_spec(args)
+        configs = [
+            recipe(a, not args.no_augment, drawings is not None).replace(**overrides) for a in archs
+        ]
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     load_mnist(args.data_dir)  # fail fast with the data error, before TensorFlow loads
@@ -353,6 +370,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             runs_dir=args.runs_dir,
             command=_pretrain_command(config.arch, args),
+            drawings=drawings,
         )
         summary = {k: info[k] for k in ("arch", "test_accuracy", "epochs_run", "train_seconds")}
         summary["path"] = os.path.join(args.out, info["file"])
@@ -366,11 +384,36 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drawings_spec(args: argparse.Namespace):
+    """The DrawingsSpec that --drawings, --drawing-writers and --renders ask for, or None."""
+    if args.drawings is None:
+        if args.drawing_writers is not None or args.renders is not None:
+            raise ValueError("--drawing-writers and --renders need --drawings FILE")
+        return None
+    from mnistkit.drawings import DrawingsSpec, parse_writers
+
+    if not os.path.isfile(args.drawings):
+        raise CliError(f"--drawings: no such file: {args.drawings}")
+    extra: dict = {}
+    if args.drawing_writers is not None:
+        extra["writers"] = parse_writers(args.drawing_writers)
+    if args.renders is not None:
+        extra["repeats"] = args.renders
+    return DrawingsSpec(args.drawings, **extra)
+
+
 def _pretrain_command(arch: str, args: argparse.Namespace) -> str:
     """The command line that reproduces one bundled model (without machine-specific paths)."""
     parts = ["python -m mnistkit pretrain", f"--arch {arch}"]
     parts += ["--no-augment"] if args.no_augment else []
-    parts += [f"--{k} {v}" for k in ("epochs", "subset") if (v := getattr(args, k)) is not None]
+    keys = ("epochs", "subset", "seed")
+    parts += [f"--{k} {v}" for k in keys if (v := getattr(args, k)) is not None]
+    if args.drawings is not None:
+        parts.append(f"--drawings {os.path.basename(args.drawings)}")
+    if args.drawing_writers is not None:
+        parts.append(f"--drawing-writers {args.drawing_writers}")
+    if args.renders is not None:
+        parts.append(f"--renders {args.renders}")
     return " ".join(parts)
 
 

@@ -44,7 +44,8 @@ def test_bundled_json_says_how_it_was_trained(arch: str) -> None:
     assert set(INFO_KEYS) <= set(info)
     assert info["arch"] == arch and info["file"] == f"{arch}.keras"
     config = TrainConfig.from_dict(info["config"])
-    assert config == recipe(arch, info["augment"]), "recipe changed: re-run `pretrain`"
+    drawings = (info["training_data"] or {}).get("drawings") is not None
+    assert config == recipe(arch, info["augment"], drawings), "recipe changed: re-run `pretrain`"
     assert info["command"].startswith("python -m mnistkit pretrain")
     assert {"mnistkit", "keras", "tensorflow"} <= set(info["versions"])
     assert 0.97 < info["test_accuracy"] <= 1.0
