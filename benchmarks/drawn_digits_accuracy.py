@@ -448,11 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda r: (ARCH_ORDER.index(r.arch) if r.arch in ARCH_ORDER else 9, r.name))
     print_table(rows, measured)
     if args.record:
-        from mnistkit.bundle import record_pendigits
+        from mnistkit.bundle import record_drawn_digits
 
         for row in rows:
             if row.info_dir is not None and row.arch:
-                record_pendigits(row.arch, measurement(row, drawings, args), row.info_dir)
+                record_drawn_digits(row.arch, measurement(row, drawings, args), row.info_dir)
                 print(f"recorded in {row.info_dir / (row.arch + '.json')}")
     return 0
 

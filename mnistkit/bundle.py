@@ -45,7 +45,7 @@ INFO_KEYS = (
     "epochs_run",
     "best_epoch",
     "train_seconds",
-    "pendigits",
+    "drawn_digits",
     "training_data",
 )
 
@@ -207,7 +207,7 @@ def pretrain(
         "epochs_run": result.metrics["epochs_run"],
         "best_epoch": result.metrics["best_epoch"],
         "train_seconds": round(result.metrics["train_seconds"], 1),
-        "pendigits": None,
+        "drawn_digits": None,
         "training_data": {
             "mnist_train": mnist_train,
             "drawings": None if drawings is None else drawings.describe(),
@@ -218,12 +218,12 @@ def pretrain(
     return info
 
 
-def record_pendigits(
+def record_drawn_digits(
     arch: str, measurement: dict[str, Any], folder: str | os.PathLike[str] = BUNDLED_DIR
 ) -> None:
-    """Store a pendigits measurement (from benchmarks/drawn_digits_accuracy.py) in the JSON."""
+    """Store a drawn-digit measurement (benchmarks/drawn_digits_accuracy.py) in the JSON."""
     info = read_info(arch, folder)
     if info is None:
         raise FileNotFoundError(f"no readable {arch}.json in {folder}")
-    info["pendigits"] = measurement
+    info["drawn_digits"] = measurement
     atomic_write_json(bundled_paths(arch, folder)[1], info)

@@ -126,12 +126,13 @@ def test_export_model_is_readable_by_everyone(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["dense.keras"]  # no temp file left
 
 
-def test_record_pendigits_updates_only_that_key(tmp_path: Path) -> None:
-    from mnistkit.bundle import read_info, record_pendigits
+def test_record_drawn_digits_updates_only_that_key(tmp_path: Path) -> None:
+    from mnistkit.bundle import read_info, record_drawn_digits
 
-    (tmp_path / "cnn.json").write_text(json.dumps({"arch": "cnn", "pendigits": None}))
-    record_pendigits("cnn", {"pipeline_accuracy": 0.98}, tmp_path)
-    assert read_info("cnn", tmp_path) == {"arch": "cnn", "pendigits": {"pipeline_accuracy": 0.98}}
+    (tmp_path / "cnn.json").write_text(json.dumps({"arch": "cnn", "drawn_digits": None}))
+    record_drawn_digits("cnn", {"pipeline_accuracy": 0.98}, tmp_path)
+    expected = {"arch": "cnn", "drawn_digits": {"pipeline_accuracy": 0.98}}
+    assert read_info("cnn", tmp_path) == expected
     assert read_info("dense", tmp_path) is None
 
 
