@@ -12,6 +12,7 @@ import base64
 import io
 import os
 import sys
+import traceback
 import types
 from pathlib import Path
 
@@ -277,10 +278,16 @@ def test_a_failed_load_is_remembered_per_file_version(tmp_path, monkeypatch):
     monkeypatch.setattr(predict, "load_predictor", lambda path: loads.append(path) or real(path))
     bad = tmp_path / "bomb.keras"
     bad.write_bytes(b"not a zip archive")
+    raised = []
     for _ in range(3):  # three strokes
-        with pytest.raises(ModelError, match="not a valid .keras file"):
+        with pytest.raises(ModelError, match="not a valid .keras file") as info:
             resources.predictor(bad)
+        raised.append(info.value)
     assert len(loads) == 1
+    # a new exception each stroke: one re-raised object would keep every stroke's frames
+    # (a 2048 px upload's arrays among them) in its growing traceback: +150 MB a round
+    depth = [len(traceback.extract_tb(e.__traceback__)) for e in raised]
+    assert len({id(e) for e in raised}) == 3 and depth[2] == depth[1]
     save_tiny_model(bad)  # the file is replaced by a good one: a new version, loaded again
     os.utime(bad, ns=(bad.stat().st_atime_ns, bad.stat().st_mtime_ns + 10**9))
     assert resources.predictor(bad).proba(np.zeros((28, 28), np.float32)).shape == (1, 10)

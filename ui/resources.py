@@ -135,8 +135,8 @@ def predictor(path: str | Path):
     key = (str(Path(path)), model_mtime(path))
     with _failed_lock:
         failed = _failed_loads.get(key)
-    if failed is not None:
-        raise failed
+    if failed is not None:  # a new exception each time: re-raising one object grows its
+        raise type(failed)(*failed.args)  # traceback by this page run's frames, every stroke
     try:
         return _predictor(*key)
     except MnistkitError as exc:
