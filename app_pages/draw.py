@@ -7,7 +7,7 @@ from mnistkit.predict import ModelError
 from mnistkit.preprocess import preprocess_digit
 from ui import explain
 from ui.bars import show_prediction
-from ui.digit_input import canvas_key, clear_canvas, read_canvas, read_upload, upload_widget
+from ui.digit_input import clear_canvas, read_canvas, read_upload, upload_widget
 from ui.figures import step_strip
 from ui.lesson import transform_lesson
 from ui.messages import PREPROCESS_REASONS, plain
@@ -30,8 +30,8 @@ left, right = st.columns([1, 1.4], gap="large")
 with left:
     source = st.radio("Input", ["Draw", "Upload a picture"], horizontal=True, key="draw_source")
     if source == "Draw":
-        st.space("small")  # room for the canvas toolbar, which floats above the canvas
-        image = read_canvas(canvas_key())
+        st.space("small")  # room for the canvas toolbar, which floats up when pointed at
+        image = read_canvas()
         st.button("Clear", on_click=clear_canvas, icon=":material/delete:")
     else:
         image, error = read_upload(upload_widget())

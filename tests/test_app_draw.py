@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 from tests import helpers
 from tests.helpers import save_tiny_model, shown
 from tests.test_ui_bars import highlighted
+from ui.digit_input import TOOLBAR_STRIP
 from ui.messages import PREPROCESS_REASONS, plain
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "draw.py"
@@ -49,16 +50,24 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 class FakeCanvas:
-    """Stands in for `streamlit_drawable_canvas`: records the keys it was shown with."""
+    """Stands in for `streamlit_drawable_canvas`: records the keys and initial drawings it was
+    shown with, and keeps a widget state under its key as the real component does."""
 
     def __init__(self, image: np.ndarray | None) -> None:
         self.image = image
         self.keys: list[str] = []
+        self.initial: list[dict | None] = []
 
     def st_canvas(self, **kwargs):
+        import streamlit as st
+
         self.keys.append(kwargs["key"])
-        assert kwargs["return_image_data"] and kwargs["width"] == kwargs["height"] == 280
-        return types.SimpleNamespace(image_data=self.image)
+        self.initial.append(kwargs.get("initial_drawing"))
+        assert kwargs["return_image_data"] and kwargs["width"] == 280
+        assert kwargs["height"] == 280 + TOOLBAR_STRIP  # the pad starts below the toolbar
+        st.session_state[kwargs["key"]] = {"drawing": None}
+        json = None if self.image is None else {"objects": [{"type": "path"}]}
+        return types.SimpleNamespace(image_data=self.image, json_data=json)
 
 
 @pytest.fixture
@@ -157,6 +166,23 @@ def test_clear_gives_the_canvas_a_new_key(trained_copy, canvas):
     at.button[0].click().run()
     assert not at.exception
     assert canvas.keys[0] != canvas.keys[-1]
+
+
+def test_the_drawing_survives_a_visit_to_another_page(trained_copy, canvas):
+    """Streamlit drops a widget's state when its page is left: back on Draw, the canvas
+    comes up under a new key with the last drawing as its initial drawing, and the
+    prediction is still shown before the canvas sends anything."""
+    at = run_page()
+    first = [m.value for m in predictions(at)]
+    assert len(first) == 2
+    del at.session_state[canvas.keys[-1]]  # what a page switch does to the widget's state
+    canvas.image = None  # a freshly mounted canvas has sent nothing yet
+    at.run()
+    assert canvas.keys[-1] != canvas.keys[0]
+    assert canvas.initial[-1] == {"objects": [{"type": "path"}]}
+    assert [m.value for m in predictions(at)] == first
+    at.run()  # the new key lives on: no second remount
+    assert canvas.keys[-1] == canvas.keys[-2]
 
 
 def test_no_models_says_how_to_get_one(runs_dir, canvas, monkeypatch, tmp_path):

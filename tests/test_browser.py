@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from devtools.appserver import running_app
+from ui.digit_input import TOOLBAR_STRIP
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 BUNDLED = [ROOT / "models" / "dense.keras", ROOT / "models" / "cnn.keras"]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SEVEN = [(70, 60), (210, 60), (120, 235)]  # a "7" in canvas pixels (280×280)
+SEVEN = [(70, 60), (210, 60), (120, 235)]  # a "7" in pad pixels (the 280×280 black square)
+# A "7" begun at the pad's top-right corner, where the canvas toolbar floats
+TOP_RIGHT_SEVEN = [(262, 4), (40, 4), (40, 6), (262, 6), (150, 250)]
 DIGITS = set("0123456789")
 SVG = "data:image/svg+xml;base64,"
 
@@ -45,9 +48,29 @@ def app(request: pytest.FixtureRequest, tmp_path: Path):
         yield served.url, log_path
 
 
-def _stroke(mouse, box: dict, points: list[tuple[int, int]]) -> None:
-    """Press at the first point, drag through the others, release."""
-    x0, y0 = box["x"], box["y"]
+def _browser(pw):
+    return pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def _open_draw(page, url: str):
+    """Open the app at Home, follow the sidebar link to Draw; the canvas locator."""
+    page.goto(url, timeout=30_000)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw & predict").click()
+    page.wait_for_url("**/draw", timeout=30_000)
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(state="visible", timeout=30_000)
+    page.get_by_text("Draw a digit").last.wait_for(timeout=30_000)
+    return canvas
+
+
+def _stroke(mouse, box: dict, points: list[tuple[int, int]], arrive_from=None) -> None:
+    """Press at the first point (pad coordinates), drag through the others, release.
+
+    `arrive_from`: the pointer first rests there (page pixels off the canvas), then jumps to
+    the first point and presses at once, as a quick hand does."""
+    x0, y0 = box["x"], box["y"] + TOOLBAR_STRIP
+    if arrive_from is not None:
+        mouse.move(*arrive_from)
     mouse.move(x0 + points[0][0], y0 + points[0][1])
     mouse.down()
     for x, y in points[1:]:
@@ -61,19 +84,12 @@ def test_draw_a_seven_gets_a_prediction(app: tuple[str, Path]) -> None:
     url, log_path = app
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = _browser(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
             # Open the app as a class does, at its home page, then follow the sidebar link
             # (the page's own URL is /draw).
-            page.goto(url, timeout=30_000)
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw & predict").click()
-            page.wait_for_url("**/draw", timeout=30_000)
-            canvas = page.locator("canvas.upper-canvas")
-            canvas.wait_for(state="visible", timeout=30_000)
-            page.get_by_text("Draw a digit").last.wait_for(timeout=30_000)
+            canvas = _open_draw(page, url)
             _stroke(page.mouse, canvas.bounding_box(), SEVEN)
 
             metric = page.get_by_test_id("stMetric").filter(has_text="Prediction").first
@@ -100,6 +116,80 @@ def test_draw_a_seven_gets_a_prediction(app: tuple[str, Path]) -> None:
         except Exception:
             page.screenshot(path=ARTIFACTS / "draw-failure.png", full_page=True)
             print(log_path.read_text(errors="replace")[-4000:])  # the server's side of it
+            raise
+        finally:
+            browser.close()
+
+
+def _prediction(page) -> str:
+    metric = page.get_by_test_id("stMetric").filter(has_text="Prediction").first
+    metric.wait_for(timeout=30_000)
+    return metric.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def test_a_stroke_begun_under_the_toolbar_at_once_is_drawn(app: tuple[str, Path]) -> None:
+    """The toolbar fades in over the canvas's top edge when the pointer arrives; a stroke
+    begun at the pad's top-right corner right then must still draw (issue 13, item 2), also
+    right after the toolbar's trash icon was pressed."""
+    from playwright.sync_api import sync_playwright
+
+    url, log_path = app
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            canvas = _open_draw(page, url)
+            box = canvas.bounding_box()
+            above = (box["x"] + 262, box["y"] - 120)  # off the canvas, above its right end
+            _stroke(page.mouse, box, TOP_RIGHT_SEVEN, arrive_from=above)
+            assert _prediction(page) in DIGITS
+            # the toolbar's trash, then at once a new stroke from the same corner
+            page.locator("canvas.upper-canvas").hover(position={"x": 140, "y": 150})
+            page.get_by_role("button").filter(has=page.locator("svg")).last.wait_for()
+            trash = page.locator(".dc-toolbar .dc-icon-button").last
+            trash.click()
+            page.get_by_text("Draw a digit").last.wait_for(timeout=15_000)
+            _stroke(page.mouse, canvas.bounding_box(), TOP_RIGHT_SEVEN)
+            assert _prediction(page) in DIGITS
+            page.screenshot(path=ARTIFACTS / "draw-top-right.png", full_page=True)
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "draw-top-right-failure.png", full_page=True)
+            print(log_path.read_text(errors="replace")[-4000:])
+            raise
+        finally:
+            browser.close()
+
+
+def test_the_drawing_is_still_there_after_another_page(app: tuple[str, Path]) -> None:
+    """Draw → Inside the CNN → Draw: the drawing and its prediction come back (item 4)."""
+    from playwright.sync_api import sync_playwright
+
+    url, log_path = app
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            canvas = _open_draw(page, url)
+            _stroke(page.mouse, canvas.bounding_box(), SEVEN)
+            before = _prediction(page)
+            nav = page.get_by_test_id("stSidebarNav")
+            nav.get_by_role("link", name="Inside the CNN").click()
+            page.wait_for_url("**/inside", timeout=30_000)
+            page.get_by_text("Feature maps").first.wait_for(timeout=60_000)
+            nav.get_by_role("link", name="Draw & predict").click()
+            page.wait_for_url("**/draw", timeout=30_000)
+            assert _prediction(page) == before
+            page.wait_for_timeout(1_500)  # the canvas reloads the strokes
+            ink = page.locator("canvas.dc-canvas.lower-canvas").evaluate(  # objects
+                """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                          let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+                          return n; }"""
+            )
+            assert ink > 1000, "the strokes are drawn again on the canvas"
+            page.screenshot(path=ARTIFACTS / "draw-after-inside.png", full_page=True)
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "draw-after-inside-failure.png", full_page=True)
+            print(log_path.read_text(errors="replace")[-4000:])
             raise
         finally:
             browser.close()
