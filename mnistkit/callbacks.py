@@ -26,6 +26,12 @@ from mnistkit.atomic import atomic_replace
 from mnistkit.progress import Progress
 from mnistkit.runs import RunStore
 
+# What the run is doing, for `Progress.message` (plain words: the Train page shows them).
+PREPARING = "getting ready (TensorFlow prepares the model: the first batches are slow)"
+TRAINING = "training"
+VALIDATING = "checking the validation images"
+SAVING = "saving the best model so far"
+
 
 class StopOnRequest(keras.callbacks.Callback):
     """Sets `model.stop_training` (and `stop_evaluating`) once `event` is set.
@@ -102,6 +108,11 @@ class RecorderCallback(WholeEpochCallback):
         super().on_epoch_begin(epoch, logs)
         self._epoch = epoch
         self._last = (0, {})
+        self.progress.update(message=PREPARING if epoch == 0 else TRAINING)
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        super().on_test_begin(logs)
+        self.progress.update(message=VALIDATING)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         steps = batch + 1
@@ -113,10 +124,13 @@ class RecorderCallback(WholeEpochCallback):
         }
         self._last = (steps, means)
         self.progress.add_batch(self._epoch, steps, recent)
+        if prev_steps == 0 and self._epoch == 0:
+            self.progress.update(message=TRAINING)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if not self.epoch_cut_short():
             self.progress.add_epoch(epoch, self.epoch_record(logs))
+            self.progress.update(message=SAVING)  # the checkpoint and history writers run next
 
 
 class BestCheckpoint(WholeEpochCallback):

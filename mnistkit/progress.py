@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 SMOOTHING = 0.9  # exponential moving average factor for the per-batch loss curve
 MAX_POINTS = 1500  # per-batch points returned by a snapshot (older ones are thinned)
+MIN_MEASURE_S = 2.0  # no time estimate before training has run this long after its first step
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Snapshot:
     batches: list[dict]  # {"epoch": float, "loss": smoothed, "accuracy": smoothed}
     history: dict[str, list[float]]  # per-epoch loss, accuracy, val_loss, val_accuracy
     elapsed: float
-    eta: float | None  # seconds left if every planned epoch runs
+    eta: float | None  # seconds left if every planned epoch runs (None while measuring)
     message: str
     run_dir: str | None
     metrics: dict | None
@@ -65,6 +66,9 @@ class Progress:
     _started: float | None = None
     _ended: float | None = None
     _ema: dict[str, float] = field(default_factory=dict, repr=False)
+    _first: tuple[float, float] | None = None  # (time, epochs done) at the first recorded step
+    _last_epoch_end: tuple[float, float] | None = None  # (time, epochs done) at an epoch's end
+    _loaded_eta: float | None = None  # the estimate in a snapshot taken over with `load`
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -88,11 +92,19 @@ class Progress:
             self.queue_position = None
             self._started = time.monotonic()
             self._ended = None
+            self._first = self._last_epoch_end = None
 
     def add_batch(self, epoch: int, step: int, values: dict[str, float]) -> None:
-        """Record training metrics for the steps ending at `step` (1-based) of `epoch` (0-based)."""
+        """Record training metrics for the steps ending at `step` (1-based) of `epoch` (0-based).
+
+        `step` is capped at `steps_per_epoch`: with several steps per execution Keras reports
+        the last execution's end as a multiple of it (384 of 375)."""
         with self._lock:
+            if self.steps_per_epoch:
+                step = min(step, self.steps_per_epoch)
             self._epoch, self._step = epoch, step
+            if self._first is None:  # start-up (data, tracing) is over: the clock starts
+                self._first = (time.monotonic(), epoch + step / max(self.steps_per_epoch, 1))
             point = {"epoch": epoch + step / max(self.steps_per_epoch, 1)}
             for key, value in values.items():
                 prev = self._ema.get(key)
@@ -105,6 +117,7 @@ class Progress:
         """Record the per-epoch logs of `epoch` (0-based)."""
         with self._lock:
             self._epoch, self._step = epoch + 1, 0
+            self._last_epoch_end = (time.monotonic(), float(epoch + 1))
             for key, value in logs.items():
                 self._history.setdefault(key, []).append(float(value))
 
@@ -126,15 +139,30 @@ class Progress:
             now = time.monotonic()
             self._started = now - snap.elapsed
             self._ended = now if snap.finished else None
+            self._loaded_eta = snap.eta  # measured where it trains
+            self._first = self._last_epoch_end = None
+
+    def _eta(self, done: float) -> float | None:
+        """Seconds left, measured on this machine from the first recorded step on (start-up
+        and the first step's tracing would make the first estimates far too long). Once an
+        epoch has ended, its validation and saving are in the rate too."""
+        if self._first is None:
+            return self._loaded_eta
+        since, done_then = self._first
+        now, measured = time.monotonic(), done
+        if self._last_epoch_end is not None and self._last_epoch_end[1] > done_then:
+            now, measured = self._last_epoch_end
+        if now - since < MIN_MEASURE_S or measured <= done_then:
+            return None
+        per_epoch = (now - since) / (measured - done_then)
+        return per_epoch * max(self.epochs - done, 0.0)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
             now = self._ended or time.monotonic()
             elapsed = 0.0 if self._started is None else now - self._started
             done = self._epoch + self._step / max(self.steps_per_epoch, 1)
-            eta = None
-            if self.status == "running" and done > 0:
-                eta = elapsed / done * max(self.epochs - done, 0.0)
+            eta = self._eta(done) if self.status == "running" else None
             stride = max(1, -(-len(self._batches) // MAX_POINTS))  # ceil: ≤ MAX_POINTS kept
             batches = self._batches[::stride]
             if stride > 1 and batches[-1] is not self._batches[-1]:

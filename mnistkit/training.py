@@ -67,6 +67,11 @@ def prepare_data(config: TrainConfig, data_dir: str | Path | None = None) -> Pre
     )
 
 
+def _plural(n: int, word: str) -> str:
+    """`1 epoch`, `2 epochs`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> dict:
     """Test loss, accuracy, confusion matrix (rows: true digit), per-class accuracy, predictions."""
     probs = predict_proba(model, x)
@@ -228,7 +233,7 @@ def _train(
     store.write_json(run_dir, "predictions.json", predictions)
     store.write_metrics(run_dir, metrics)
     message = (
-        f"stopped after {metrics['epochs_run']} epochs; kept the best checkpoint"
+        f"stopped after {_plural(metrics['epochs_run'], 'epoch')}; kept the best checkpoint"
         if stopped
         else f"test accuracy {metrics['test_accuracy']:.2%}"
     )

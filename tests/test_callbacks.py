@@ -112,7 +112,23 @@ def test_recorder_with_steps_per_execution(model, raw_progress):
     cb.on_train_batch_end(5, {"loss": means[5]})
     b = raw_progress.snapshot().batches
     assert [pt["loss"] for pt in b] == pytest.approx([7.0 / 3, 2.0 / 3])
-    assert raw_progress.snapshot().step == 6
+    assert raw_progress.snapshot().step == 4  # batch 6 of a 4-step epoch: capped at its end
+
+
+def test_recorder_says_what_the_run_does_between_batches(model, raw_progress):
+    """Validation and saving take seconds at each epoch's end: the message says so."""
+    cb = RecorderCallback(raw_progress)
+    cb.set_model(model)
+    cb.on_epoch_begin(0)
+    assert raw_progress.snapshot().message == callbacks.PREPARING
+    cb.on_train_batch_end(0, {"loss": 1.0})
+    assert raw_progress.snapshot().message == callbacks.TRAINING
+    cb.on_test_begin()
+    assert raw_progress.snapshot().message == callbacks.VALIDATING
+    cb.on_epoch_end(0, {"loss": 1.0, "val_loss": 1.0})
+    assert raw_progress.snapshot().message == callbacks.SAVING
+    cb.on_epoch_begin(1)
+    assert raw_progress.snapshot().message == callbacks.TRAINING
 
 
 def test_recorder_epoch_end_records_numbers_and_seconds_without_editing_logs(model):
