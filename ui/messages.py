@@ -17,3 +17,17 @@ PREPROCESS_REASONS = {
     "empty": "Draw a digit",
     "dot": "That looks like a single dot — draw a whole digit",
 }
+
+# `mnistkit.outcome.judge`: a finished run that did not learn. (title, what to try)
+OUTCOMES = {
+    "diverged": (
+        "Training went wrong: the loss blew up instead of falling",
+        "The steps were too big. Try a smaller learning rate (0.001 with Adam is safe) and "
+        "train again.",
+    ),
+    "guessing": (
+        "Training finished, but the model is only guessing",
+        "About 1 answer in 10 is right, as by chance. Try a smaller learning rate (0.001 with "
+        "Adam), more epochs or more training images.",
+    ),
+}
