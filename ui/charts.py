@@ -12,11 +12,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ui.explain import VALIDATION
+
 BATCH_CURVE = "train (batch, smoothed)"
 TRAIN_EPOCH = "train (epoch)"
 VAL_EPOCH = "validation (epoch)"
 CURVE_COLORS = {BATCH_CURVE: "#9ecae9", TRAIN_EPOCH: "#1f77b4", VAL_EPOCH: "#ff7f0e"}
 METRICS = {"loss": "loss", "accuracy": "accuracy"}
+CHART_HEIGHT = 300  # px of plot area: a train-vs-validation gap of 0.5 % is a few px apart
 
 
 def curve_frame(batches: Sequence[Mapping], history: Mapping[str, Sequence]) -> pd.DataFrame:
@@ -38,7 +41,24 @@ def curve_frame(batches: Sequence[Mapping], history: Mapping[str, Sequence]) -> 
     return pd.DataFrame(rows, columns=["epoch", "value", "metric", "curve"])
 
 
-def _curve_spec(metric: str) -> dict:
+def zoomed_domain(metric: str, epoch_values: Sequence[float]) -> list[float] | None:
+    """The y range that shows the per-epoch values large, once there are two of them.
+
+    After epoch 1 accuracy sits between 0.97 and 1.0 while the first batches started near
+    0.1: over the whole range train and validation lie on one flat line against 1.0. Zoomed
+    to the epochs' values (with a margin), the gap between them is visible; earlier batch
+    points are clamped to the bottom (accuracy) or top (loss) edge."""
+    values = [float(v) for v in epoch_values if v is not None]
+    if len(values) < 2:
+        return None
+    low, high = min(values), max(values)
+    margin = max((high - low) * 0.25, 0.002 if metric == "accuracy" else 0.01)
+    if metric == "accuracy":
+        return [max(0.0, low - margin), min(1.0, high + margin)]
+    return [max(0.0, low - margin), high + margin]
+
+
+def _curve_spec(metric: str, domain: list[float] | None = None) -> dict:
     """Vega-Lite spec: the smoothed per-batch line plus per-epoch lines with points.
 
     A plain dict (not an Altair chart): the page redraws it about once a second while a run
@@ -51,9 +71,10 @@ def _curve_spec(metric: str) -> dict:
         "scale": {"domain": list(CURVE_COLORS), "range": list(CURVE_COLORS.values())},
         "legend": {"orient": "bottom", "columns": 2, "labelLimit": 200},
     }
+    scale = {"zero": False} if domain is None else {"domain": domain, "clamp": True}
     encoding = {
         "x": {"field": "epoch", "type": "quantitative", "title": "epoch"},
-        "y": {"field": "value", "type": "quantitative", "title": metric, "scale": {"zero": False}},
+        "y": {"field": "value", "type": "quantitative", "title": metric, "scale": scale},
         "color": color,
         "tooltip": [
             {"field": "curve", "type": "nominal"},
@@ -64,7 +85,7 @@ def _curve_spec(metric: str) -> dict:
     is_batch = f"datum.curve === '{BATCH_CURVE}'"
     return {
         "title": metric,
-        "height": 260,
+        "height": CHART_HEIGHT,
         "layer": [
             {
                 "transform": [{"filter": is_batch}],
@@ -89,7 +110,11 @@ def training_curves(batches: Sequence[Mapping], history: Mapping[str, Sequence])
     for column, metric in zip(st.columns(2), METRICS, strict=True):
         with column:
             data = frame[frame["metric"] == metric].drop(columns="metric")
-            st.vega_lite_chart(data, _curve_spec(metric), width="stretch")
+            per_epoch = data.loc[data["curve"] != BATCH_CURVE, "value"]
+            spec = _curve_spec(metric, zoomed_domain(metric, per_epoch.tolist()))
+            st.vega_lite_chart(data, spec, width="stretch")
+    if history.get("val_loss"):
+        st.caption(VALIDATION)
 
 
 def compare_frame(histories: Mapping[str, Mapping[str, Sequence]]) -> pd.DataFrame:
@@ -111,12 +136,14 @@ def compare_curves(histories: Mapping[str, Mapping[str, Sequence]]) -> None:
         st.caption("These runs have no per-epoch history yet.")
         return
     for column, metric in zip(st.columns(2), METRICS, strict=True):
+        domain = zoomed_domain(metric, frame.loc[frame["metric"] == metric, "value"].tolist())
+        scale = alt.Scale(zero=False) if domain is None else alt.Scale(domain=domain, clamp=True)
         chart = (
             alt.Chart(frame[frame["metric"] == metric])
             .mark_line(point=True)
             .encode(
                 x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-                y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+                y=alt.Y("value:Q", title=metric, scale=scale),
                 color=alt.Color(
                     "run:N",
                     title="run",
@@ -133,7 +160,8 @@ def compare_curves(histories: Mapping[str, Mapping[str, Sequence]]) -> None:
                 ),
                 tooltip=["run:N", "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
             )
-            .properties(title=metric, height=280)
+            .properties(title=metric, height=CHART_HEIGHT)
         )
         with column:
             st.altair_chart(chart, width="stretch")
+    st.caption(VALIDATION)
