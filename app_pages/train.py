@@ -23,12 +23,14 @@ from mnistkit.config import (
 )
 from mnistkit.limits import LimitError, load_limits
 from mnistkit.links import read_link
+from mnistkit.outcome import judge
 from mnistkit.progress import Snapshot
+from mnistkit.speed import estimate
 from ui import charts, explain
 from ui import replay as replay_ui
 from ui.identity import current_actor
 from ui.job import current_job, start_job, stop_job
-from ui.messages import plain
+from ui.messages import OUTCOMES, plain
 from ui.resources import keep_keras_state, run_store
 
 keep_keras_state()  # Streamlit would otherwise reset Keras after every poll of the curves
@@ -39,6 +41,8 @@ SUBSETS = (300, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 30_000, FULL)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 FORM = "train_form"  # session_state: the form's values, kept across page switches
+SHOWN_JOB = "train_form_job"  # session_state: the job whose settings the form last showed
+MODIFIED = "modified"  # the preset box's value when the form matches no preset
 FIELDS = (  # widget keys are f"train_{field}"
     "arch",
     "epochs",
@@ -86,12 +90,68 @@ def _current_values() -> dict:
     return {f: st.session_state[f"train_{f}"] for f in FIELDS}
 
 
-def _apply_preset() -> None:
-    preset = PRESETS[st.session_state.train_preset]
-    values = form_values(preset.make(st.session_state.train_arch), st.session_state.train_name)
+def matching_preset(values: dict) -> str:
+    """The id of the preset whose settings (for the form's architecture) the form holds,
+    else MODIFIED."""
+    for preset_id, preset in PRESETS.items():
+        if form_values(preset.make(values["arch"]), values["name"]) == values:
+            return preset_id
+    return MODIFIED
+
+
+def _fill_form(values: dict) -> None:
     st.session_state[FORM] = values
     for field, value in values.items():
         st.session_state[f"train_{field}"] = value
+
+
+def _apply_preset() -> None:
+    """Preset box callback: its settings for the chosen architecture fill the form."""
+    if st.session_state.train_preset == MODIFIED:
+        return
+    preset = PRESETS[st.session_state.train_preset]
+    _fill_form(form_values(preset.make(st.session_state.train_arch), st.session_state.train_name))
+
+
+def _follow_architecture() -> None:
+    """Architecture callback: a form that held a preset gets that preset's settings for the
+    new architecture (the CNN's 4 epochs at lr 0.01 are not the dense net's); a modified
+    form keeps its values."""
+    before, now = st.session_state[FORM], _current_values()
+    others_kept = all(now[f] == before[f] for f in FIELDS if f != "arch")
+    preset_id = matching_preset(before)
+    if preset_id != MODIFIED and others_kept:  # (several changes at once: keep them all)
+        preset = PRESETS[preset_id]
+        _fill_form(form_values(preset.make(st.session_state.train_arch), before["name"]))
+
+
+def _show_job_settings(job) -> None:
+    """Put a running job's own settings in the form, once per job (e.g. after a reload)."""
+    if st.session_state.get(SHOWN_JOB) == job.id:
+        return
+    st.session_state[SHOWN_JOB] = job.id
+    values = form_values(job.config, job.name or "")
+    st.session_state[FORM] = values
+    for field, value in values.items():
+        st.session_state[f"train_{field}"] = value
+
+
+def describe(config: TrainConfig) -> str:
+    """One line of a config's settings, e.g. 'CNN · 4 epochs · batch 128 · adam, lr 0.01'."""
+    arch = {"dense": "Dense network", "cnn": "CNN"}.get(config.arch, config.arch)
+    images = "all 60 000 images" if config.subset is None else f"{config.subset:,} images"
+    parts = [
+        arch,
+        f"{config.epochs} epoch{'s' if config.epochs != 1 else ''} at most",
+        f"batch {config.batch_size}",
+        f"{config.optimizer}, learning rate {config.learning_rate:g} ({config.lr_schedule})",
+        f"{config.activation}",
+        f"dropout {config.dropout:g}",
+        images,
+    ]
+    if config.augment:
+        parts.append("augmented")
+    return " · ".join(parts)
 
 
 def _start() -> None:
@@ -158,16 +218,18 @@ def _duration(seconds: float) -> str:
 
 
 def progress_text(snap: Snapshot) -> str:
-    """'epoch e/E · batch b/B · ~Ns left' (or what the job is doing before/after the epochs)."""
+    """'epoch e/E · batch b/B · what it does · ~Ns left' (time measured on this machine)."""
     if snap.steps_per_epoch == 0:
         return snap.message or "starting…"
     epoch = min(snap.epoch + 1, snap.epochs)
-    step = snap.step if snap.epoch < snap.epochs else snap.steps_per_epoch
+    step = (
+        snap.steps_per_epoch if snap.epoch >= snap.epochs else min(snap.step, snap.steps_per_epoch)
+    )
     text = f"epoch {epoch}/{snap.epochs} · batch {step}/{snap.steps_per_epoch}"
-    if snap.eta is not None and snap.fraction < 1:
-        text += f" · ~{_duration(snap.eta)} left"
-    elif snap.message and snap.message != "training":
+    if snap.message and snap.message != "training":
         text += f" · {snap.message}"
+    if snap.fraction < 1:
+        text += f" · ~{_duration(snap.eta)} left" if snap.eta is not None else " · timing…"
     return text
 
 
@@ -181,10 +243,10 @@ def live_panel(job) -> None:
         position = snap.queue_position or 1
         st.info(
             f"Waiting: {_ordinal(position)} in line for a free training slot "
-            "(other people are training)."
+            "(other people are training). **Stop** takes you out of the line."
         )
-        st.button("Cancel", key="train_cancel", on_click=stop_job)
         return
+    st.caption(f"Training now: {describe(job.config)}")
     st.progress(snap.fraction, text=progress_text(snap))
     curves, pictures = st.columns([5, 2])
     with curves:
@@ -197,7 +259,11 @@ def finished_panel(snap: Snapshot) -> None:
     """Outcome, test accuracy, final curves and where to go next."""
     run = Path(snap.run_dir).name if snap.run_dir else None
     where = f" (run `{run}`)" if run else ""
-    if snap.status == "completed":
+    verdict = judge(snap.metrics, snap.history) if snap.status in ("completed", "stopped") else None
+    if verdict is not None:
+        title, advice = OUTCOMES[verdict]
+        st.error(f"{title}{where}: {plain(snap.message)}. {advice}")
+    elif snap.status == "completed":
         st.success(f"Training completed{where}: {plain(snap.message)}")
     elif snap.status == "stopped":
         st.warning(f"Training stopped{where}: {plain(snap.message)}")
@@ -247,6 +313,11 @@ if link.problems:
     st.caption(f"This lesson link has {len(link.problems)} setting(s) this page cannot use.")
 hidden = set(st.session_state.get("train_link_hidden", ()))
 hidden |= set() if actor.teacher else set(limits.hidden)
+if busy:  # the form shows what is training, not what it held before (a reload, a new tab)
+    _show_job_settings(job)
+matched = matching_preset(_current_values())
+st.session_state.train_preset = matched if matched in presets else MODIFIED
+tip = explain.CONTROL_TIPS
 
 
 def show(control: str) -> bool:
@@ -256,60 +327,116 @@ def show(control: str) -> bool:
 
 controls, notes = st.columns([3, 2], gap="large")
 with controls:
-    if st.session_state.get("train_preset") not in presets:
-        st.session_state.train_preset = DEFAULT_PRESET if DEFAULT_PRESET in presets else presets[0]
+    if busy:
+        st.caption("These are the settings of the run that is training; Stop it to change them.")
     if show("preset"):
-        p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
-        p1.selectbox(
+        st.selectbox(
             "Preset",
-            presets,
+            (*presets, MODIFIED),
             key="train_preset",
-            format_func=lambda preset_id: PRESETS[preset_id].label,
+            on_change=_apply_preset,
+            disabled=busy,
+            format_func=lambda i: PRESETS[i].label if i in PRESETS else "modified (your own)",
+            help=tip["preset"],
         )
-        p2.button("Apply preset", key="train_apply_preset", on_click=_apply_preset)
-
     if show("arch"):
         st.radio(
             "Architecture",
             ARCHS,
             key="train_arch",
             horizontal=True,
+            on_change=_follow_architecture,
+            disabled=busy,
             format_func={"dense": "Dense network", "cnn": "CNN"}.get,
+            help=tip["arch"],
         )
     summary_slot = st.container()  # filled last: building the model may first load TensorFlow
     left, right = st.columns(2)
     with left:
         if show("epochs"):
-            st.slider("Epochs (at most)", 1, 30, key="train_epochs")
+            st.slider(
+                "Epochs (at most)", 1, 30, key="train_epochs", disabled=busy, help=tip["epochs"]
+            )
         if show("batch_size"):
-            st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size")
+            st.select_slider(
+                "Batch size", BATCH_SIZES, key="train_batch_size", disabled=busy, help=tip["batch"]
+            )
         if show("optimizer"):
-            st.selectbox("Optimizer", OPTIMIZER_NAMES, key="train_optimizer")
+            st.selectbox(
+                "Optimizer",
+                OPTIMIZER_NAMES,
+                key="train_optimizer",
+                disabled=busy,
+                help=tip["optimizer"],
+            )
         if show("learning_rate"):
-            st.select_slider("Learning rate", RATES, key="train_learning_rate")
+            st.select_slider(
+                "Learning rate", RATES, key="train_learning_rate", disabled=busy, help=tip["rate"]
+            )
         if show("lr_schedule"):
-            st.selectbox("Learning-rate schedule", LR_SCHEDULES, key="train_lr_schedule")
+            st.selectbox(
+                "Learning-rate schedule",
+                LR_SCHEDULES,
+                key="train_lr_schedule",
+                disabled=busy,
+                help=tip["schedule"],
+            )
         if show("seed"):
-            st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed")
+            st.number_input(
+                "Seed", 0, 2**31 - 1, step=1, key="train_seed", disabled=busy, help=tip["seed"]
+            )
     with right:
         if show("activation"):
-            st.selectbox("Activation", ACTIVATION_NAMES, key="train_activation")
+            st.selectbox(
+                "Activation",
+                ACTIVATION_NAMES,
+                key="train_activation",
+                disabled=busy,
+                help=tip["activation"],
+            )
         if show("dropout"):
-            st.slider("Dropout", 0.0, 0.8, step=0.05, key="train_dropout")
+            st.slider(
+                "Dropout",
+                0.0,
+                0.8,
+                step=0.05,
+                key="train_dropout",
+                disabled=busy,
+                help=tip["dropout"],
+            )
         if show("subset"):
             st.select_slider(
                 "Training images",
                 SUBSETS,
                 key="train_subset",
+                disabled=busy,
                 format_func=lambda n: "all 60 000" if n >= FULL else f"{n:,}",
-                help="A stratified subset of the training set; 20 % of it is held out for "
-                "validation.",
+                help=tip["images"],
             )
         if show("patience"):
-            st.slider("Early-stopping patience (epochs, 0 = off)", 0, 10, key="train_patience")
+            st.slider(
+                "Early-stopping patience (epochs, 0 = off)",
+                0,
+                10,
+                key="train_patience",
+                disabled=busy,
+                help=tip["patience"],
+            )
         if show("augment"):
-            st.toggle("Augment (random shift, rotation, zoom)", key="train_augment")
-        st.text_input("Run name", key="train_name", max_chars=60, placeholder="e.g. cnn-first-try")
+            st.toggle(
+                "Augment (random shift, rotation, zoom)",
+                key="train_augment",
+                disabled=busy,
+                help=tip["augment"],
+            )
+        st.text_input(
+            "Run name",
+            key="train_name",
+            max_chars=60,
+            placeholder="e.g. my first CNN",
+            disabled=busy,
+            help=tip["name"],
+        )
     st.session_state[FORM] = _current_values()
 
     b1, b2, _ = st.columns([1, 1, 3])
@@ -319,14 +446,31 @@ with controls:
         key="train_stop",
         disabled=not busy,
         on_click=stop_job,
-        help="Stops within a few batches and keeps the best checkpoint; cancels a queued job.",
+        help="Stops within a few batches and keeps the best model so far; "
+        "takes a waiting run out of the line.",
     )
     if st.session_state.get("train_error"):
         st.error(st.session_state.train_error)
+    if not busy:
+        try:
+            planned = config_from_form(st.session_state[FORM])
+        except ValueError:
+            planned = None
+        guess = estimate(planned, run_store().list()) if planned is not None else None
+        if guess is not None:
+            st.caption(
+                f"On this computer this should take about {_duration(guess.seconds)} "
+                f"(measured on its latest {guess.run.arch} run; slower when others train at "
+                "the same time)."
+            )
+        else:
+            st.caption(
+                "How long this takes depends on this computer and on who else is training: "
+                "after the first epoch the progress bar says how long is left."
+            )
 
 with notes, st.container(border=True):
-    for text in explain.CONTROL_NOTES:
-        st.caption(text)
+    explain.train_notes()
 
 with summary_slot:
     try:

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnistkit import jobs
-from mnistkit.config import DEFAULT_PRESET
+from mnistkit.config import DEFAULT_PRESET, PRESETS, TrainConfig
 from mnistkit.jobs import JobQueue, find_job
 from tests.helpers import shown
 
@@ -78,25 +78,79 @@ def test_controls_summary_and_presets(runs_dir):
     assert at.button(key="train_stop").disabled is True
     assert len(at.selectbox(key="train_optimizer").options) == 8
     assert "No training yet" in " ".join(c.value for c in at.caption)
-    notes = " ".join(c.value for c in at.caption)
-    for word in ("linear", "softmax", "sparse_categorical_crossentropy", "Dropout", "patience"):
-        assert word in notes
     cnn_params = at.metric[0].value  # in the layer-summary expander
     assert cnn_params == f"{_params('cnn'):,}"
 
     preset = at.selectbox(key="train_preset")
-    assert preset.options == ["seed defaults", "quick lesson demo"]  # labels; values are ids
+    assert preset.options == ["seed defaults", "quick lesson demo", "modified (your own settings)"]
     assert preset.value == DEFAULT_PRESET
-    at.radio(key="train_arch").set_value("dense")
-    preset.set_value("seed")
-    at.button(key="train_apply_preset").click().run()
+    at.selectbox(key="train_preset").set_value("seed").run()  # choosing a preset applies it
     assert not at.exception
+    assert at.slider(key="train_epochs").value == 20
+    at.radio(key="train_arch").set_value("dense").run()
     assert at.slider(key="train_epochs").value == 10
     assert at.slider(key="train_dropout").value == 0.0
     assert at.select_slider(key="train_batch_size").value == 32
     assert at.metric[0].value == "218,058"  # 784·256+256 + 256·64+64 + 64·10+10
     table = at.dataframe[0].value
     assert list(table["layer"])[-1] == "output"
+
+
+def test_the_preset_follows_the_architecture_or_says_modified(runs_dir):
+    """Issue 13, item 3: Dense after the quick CNN preset gets the quick *dense* settings."""
+    quick = {arch: PRESETS["quick"].make(arch) for arch in ("cnn", "dense")}
+    at = open_page()
+    assert at.radio(key="train_arch").value == "cnn"
+    assert at.slider(key="train_epochs").value == quick["cnn"].epochs
+    at.radio(key="train_arch").set_value("dense").run()
+    assert at.selectbox(key="train_preset").value == "quick"
+    assert at.slider(key="train_epochs").value == quick["dense"].epochs
+    assert at.select_slider(key="train_learning_rate").value == quick["dense"].learning_rate
+    assert at.slider(key="train_dropout").value == quick["dense"].dropout
+    at = set_form(at, epochs=7)  # a change of one's own: the box says so, and it stays
+    assert at.selectbox(key="train_preset").value == "modified"
+    at.radio(key="train_arch").set_value("cnn").run()
+    assert at.selectbox(key="train_preset").value == "modified"
+    assert at.slider(key="train_epochs").value == 7
+    at.selectbox(key="train_preset").set_value("quick").run()
+    assert at.slider(key="train_epochs").value == quick["cnn"].epochs
+
+
+def test_a_running_job_shows_its_own_settings(runs_dir, one_slot, monkeypatch):
+    """After a reload mid-run the form shows the running job's settings (not the defaults),
+    disabled, and the live panel says what trains; a queued job has one button, Stop."""
+    blocker = jobs.TrainingJob(TrainConfig(), None)  # holds the only slot: ours stays queued
+    jobs._queue._running.add(blocker)
+    mine = jobs.TrainingJob(
+        TrainConfig(arch="dense", epochs=3, learning_rate=0.0003, subset=1000), None, name="안녕"
+    ).start()
+    try:
+        at = open_page(job=mine.id)
+        assert at.radio(key="train_arch").value == "dense"
+        assert at.slider(key="train_epochs").value == 3
+        assert at.select_slider(key="train_learning_rate").value == 0.0003
+        assert at.text_input(key="train_name").value == "안녕"
+        assert at.slider(key="train_epochs").disabled
+        assert at.selectbox(key="train_preset").value == "modified"
+        assert [b.key for b in at.button if b.key in ("train_stop", "train_cancel")] == [
+            "train_stop"
+        ]
+        assert not at.button(key="train_stop").disabled
+    finally:
+        mine.stop()
+        mine.join(5)
+        jobs._queue._running.discard(blocker)
+
+
+def test_the_notes_are_short_words_with_the_deeper_ones_folded_away(runs_dir):
+    at = open_page()
+    words = " ".join(m.value for m in at.markdown)
+    for word in ("Epoch", "Batch", "Loss", "Accuracy", "Validation"):
+        assert f"**{word}**" in words
+    deeper = at.expander[-1]
+    assert "More detail" in deeper.label
+    assert "sparse_categorical_crossentropy" in " ".join(c.value for c in deeper.caption)
+    assert all(w.help for w in at.slider)  # every slider says what it does, beside it
 
 
 def test_streamlit_no_longer_clears_keras_after_each_run(runs_dir):
@@ -192,7 +246,7 @@ def test_stop_and_cancel_while_queued(runs_dir, one_slot, real_data):
     waiting = job_of(second)
     second = rerun_until(second, lambda a: a.info)
     assert "1st in line" in second.info[0].value
-    second.button(key="train_cancel").click().run()
+    second.button(key="train_stop").click().run()
     waiting.join(5)
     assert not waiting.alive
     assert waiting.snapshot().status == "stopped"

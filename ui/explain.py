@@ -7,19 +7,65 @@ from __future__ import annotations
 
 import streamlit as st
 
+# --- Train: one or two short sentences beside each control (its `help`) -------------------
+CONTROL_TIPS = {
+    "preset": "Ready-made settings. Change anything and this says “modified”.",
+    "arch": (
+        "A dense network looks at all 784 pixels at once. A CNN slides small filters over the "
+        "picture, so it finds a stroke wherever it is."
+    ),
+    "epochs": "One epoch = the network sees every training picture once.",
+    "batch": (
+        "The network looks at this many pictures, then corrects itself once. Bigger batches: "
+        "faster, but fewer corrections per epoch."
+    ),
+    "optimizer": "The rule for how the network corrects itself. Adam is a safe choice.",
+    "rate": (
+        "How big each correction is. Too small: learning is slow. Too big: the network jumps "
+        "around and learns nothing. Adam: start at 0.001."
+    ),
+    "schedule": "“cosine” makes the corrections smaller and smaller towards the end.",
+    "seed": "The same seed gives the same start, so two runs can be compared fairly.",
+    "activation": (
+        "What each unit does with its sum before passing it on. ReLU (keep positives, drop "
+        "negatives) works well."
+    ),
+    "dropout": (
+        "While training, switch off this share of units at random, so the network cannot lean "
+        "on a few of them. Helps against memorising."
+    ),
+    "images": "Fewer pictures: faster, but the network learns less. 20 % are kept for checking.",
+    "patience": (
+        "Stop early when the check on held-back pictures has not improved for this many "
+        "epochs. The best model is kept."
+    ),
+    "augment": "Shift, turn and zoom the pictures a little each time: slower, more robust.",
+    "name": "A name for this run, shown on the other pages.",
+}
+
+WORDS = (
+    ("Epoch", "one pass through all the training pictures."),
+    ("Batch", "a handful of pictures; after each batch the network corrects itself a little."),
+    ("Loss", "how wrong the network is: lower is better. Training pushes it down."),
+    ("Accuracy", "the share of pictures it gets right: 0.98 means 98 in 100."),
+    (
+        "Validation",
+        "pictures kept apart from training, to check the network on ones it has not seen.",
+    ),
+)
+
 ACTIVATION = (
     "**Activation.** A Dense or Conv2D layer only multiplies and adds, so a stack of them is still "
     "one linear function. The activation after each layer (ReLU, sigmoid, tanh, leaky ReLU) bends "
     "it; that is what lets the network draw curved boundaries between digits."
 )
 SOFTMAX = (
-    "**Softmax vs sigmoid.** Ten classes get a softmax output: ten probabilities that add up to 1. "
-    "A single yes/no output would use one sigmoid unit instead (one probability)."
+    "**The output layer** is fixed here: ten units with a softmax, ten probabilities that add up "
+    "to 1 (a single yes/no output would use one sigmoid unit instead)."
 )
 LOSS = (
-    "**Which cross-entropy?** Integer labels (`5`) → `sparse_categorical_crossentropy` (used "
-    "here); one-hot labels (`[0,0,0,0,0,1,0,0,0,0]`) → `categorical_crossentropy`; one sigmoid "
-    "output → `binary_crossentropy`."
+    "**The loss** is fixed too: integer labels (`5`) → `sparse_categorical_crossentropy`; "
+    "one-hot labels (`[0,0,0,0,0,1,0,0,0,0]`) would need `categorical_crossentropy`."
 )
 DROPOUT = (
     "**Dropout** switches off a random share of units at every training step, so the network "
@@ -42,7 +88,19 @@ AUGMENT = (
     "model sees more varied digits (slower, usually more robust to hand drawings)."
 )
 
-CONTROL_NOTES = (ACTIVATION, SOFTMAX, LOSS, DROPOUT, EARLY_STOPPING, OPTIMIZER, AUGMENT)
+DEEPER_NOTES = (ACTIVATION, OPTIMIZER, DROPOUT, EARLY_STOPPING, AUGMENT, SOFTMAX, LOSS)
+
+
+def train_notes() -> None:
+    """The Train page's side notes: the four words of a lesson, the rest folded away."""
+    st.markdown("**The words you will see**")
+    for word, meaning in WORDS:
+        st.markdown(f"**{word}**: {meaning}")
+    st.caption("Point at the ⓘ beside a control to see what it does.")
+    with st.expander("More detail, for the curious"):
+        for text in DEEPER_NOTES:
+            st.caption(text)
+
 
 NORMALISE = (
     "Pixels are stored as integers 0–255. Dividing by 255 puts them in 0–1, which keeps the "
@@ -58,8 +116,8 @@ CONFUSION = (
 )
 
 NO_MODEL = (
-    "No model yet. Open the **Train** page and train one (the *quick lesson demo* preset takes "
-    "about 20 seconds for the CNN), or run `python -m mnistkit train --arch cnn` in a terminal."
+    "No model yet. Open the **Train** page and train one (the *quick lesson demo* preset is the "
+    "fastest), or run `python -m mnistkit train --arch cnn` in a terminal."
 )
 
 
