@@ -1,5 +1,7 @@
 """Draw & predict: draw a digit (or upload a picture) and see what each model reads."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from mnistkit.catalog import default_choices
@@ -9,6 +11,7 @@ from ui import explain
 from ui.bars import show_prediction
 from ui.digit_input import clear_canvas, read_canvas, read_upload, upload_widget
 from ui.figures import step_strip
+from ui.job import current_job
 from ui.lesson import transform_lesson
 from ui.messages import PREPROCESS_REASONS, plain
 from ui.replay import drawing_on_map
@@ -22,7 +25,11 @@ st.write(
 )
 
 offered = {choice.label: choice for choice in model_choices()}
-defaults = [choice.label for choice in default_choices(offered.values())]
+job = current_job()  # the student's own latest run comes first (issue 13, item 5)
+snap = job.snapshot() if job is not None else None
+own_run = Path(snap.run_dir).name if snap is not None and snap.finished and snap.run_dir else None
+own = [choice for choice in offered.values() if own_run and choice.run_id == own_run]
+defaults = [choice.label for choice in default_choices(offered.values(), own)]
 wanted = st.session_state.get("draw_models") or defaults
 preload_models(offered[label].path for label in wanted if label in offered)  # before pen-up
 left, right = st.columns([1, 1.4], gap="large")
@@ -52,7 +59,8 @@ with right:
         placeholder="Choose one or more models",
     )
     if result is None or result.empty:
-        st.info(PREPROCESS_REASONS[result.reason if result and result.reason else "empty"])
+        waiting = "empty" if source == "Draw" else "no_upload"
+        st.info(PREPROCESS_REASONS[result.reason if result and result.reason else waiting])
     else:
         st.session_state["last_drawing"] = result.input  # for the Inside page
         if offered and not picked:

@@ -1,12 +1,14 @@
 """Which models exist: the bundled pretrained ones and every run that kept a model.
 
-The one home of the bundled-models folder (`BUNDLED_DIR`), of a run's label and of the rule
-for the models a page shows by default. Standard library only; the app caches
-`list_choices` (`ui.resources.model_choices`), the library and the CLI call it directly.
+The one home of the bundled-models folder (`BUNDLED_DIR`), of a run's label (its name as
+typed, not its ASCII folder name) and of the rule for the models a page shows by default.
+Standard library only; the app caches `list_choices` (`ui.resources.model_choices`), the
+library and the CLI call it directly.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +40,14 @@ def list_choices(store: RunStore, bundled_dir: Path | None = None) -> list[Model
         ModelChoice(f"pretrained {p.stem}", p, p.stem if p.stem in DEFAULT_ARCHS else None, True)
         for p in sorted(bundled_dir.glob("*.keras"))
     ]
-    for info in store.list():
-        if info.has_model and not info.broken:
-            path = info.model_path
-            choices.append(ModelChoice(run_label(info), path, info.arch, False, info.run_id))
+    runs = [i for i in store.list() if i.has_model and not i.broken]
+    labels = [run_label(info) for info in runs]
+    for info, label in zip(runs, labels, strict=True):
+        if labels.count(label) > 1:  # two runs with one name: their start time tells them apart
+            label = f"{label} · {_started(info.run_id)}"
+        if label in (c.label for c in choices):  # same name, same minute
+            label = f"{label} · {info.run_id}"
+        choices.append(ModelChoice(label, info.model_path, info.arch, False, info.run_id))
     return choices
 
 
@@ -59,8 +65,22 @@ def default_choices(
     return [first[a] for a in DEFAULT_ARCHS if a in first] or picked[:2]
 
 
+def _started(run_id: str) -> str:
+    """`01-02 12:00` from a run id `20240102-120000-…`; the id itself if it is not one."""
+    found = re.match(r"\d{4}(\d\d)(\d\d)-(\d\d)(\d\d)\d\d", run_id)
+    return f"{found[1]}-{found[2]} {found[3]}:{found[4]}" if found else run_id
+
+
+def accuracy_text(accuracy: float | None) -> str:
+    """`99.11 %` (the one way every page writes an accuracy), or `—` when unknown."""
+    return "—" if accuracy is None else f"{accuracy * 100:.2f} %"
+
+
 def run_label(info: RunInfo) -> str:
-    """`run-id (arch, 97.12%)`; an unknown arch shows as `?`, an odd accuracy is left out."""
+    """`my CNN · 99.11 %`: the name as typed (any script; the folder name is ASCII), then the
+    test accuracy when known. A run without a typed name shows its architecture or its id."""
+    name = " ".join(str(info.name or "").split())
+    if not name or name == info.run_id:
+        name = info.arch or info.run_id
     accuracy = info.test_accuracy  # None for a missing or non-number value
-    shown = f", {accuracy:.2%}" if accuracy is not None else ""
-    return f"{info.run_id} ({info.arch or '?'}{shown})"
+    return name if accuracy is None else f"{name} · {accuracy_text(accuracy)}"

@@ -154,6 +154,17 @@ def test_a_single_dot_is_not_a_digit(trained_copy, canvas):
     assert not predictions(at)
 
 
+def test_a_digit_too_small_for_the_pen_says_draw_bigger(trained_copy, canvas):
+    """A 3 drawn 64 px tall in a corner: no confident wrong answer, a plain request."""
+    t = np.radians(np.linspace(150, -90, 24))
+    top = [(230 + 14 * np.cos(a), 40 - 11 * np.sin(a)) for a in t]
+    bottom = [(230 + 15 * np.cos(-a), 62 - 11 * np.sin(-a)) for a in t]
+    canvas.image = canvas_drawing(top + bottom)
+    at = run_page()
+    assert not predictions(at)
+    assert at.info[0].value == PREPROCESS_REASONS["small"]
+
+
 def test_dark_ink_on_light_paper_is_inverted_and_read(trained_copy, canvas):
     canvas.image = canvas_drawing(ink=20, paper=245)
     at = run_page()
@@ -196,18 +207,36 @@ def test_a_broken_model_file_is_reported_and_the_other_still_predicts(trained_co
     (trained_copy.root / trained_copy.cnn / "model.keras").write_bytes(b"not a zip archive")
     at = run_page()
     models = at.multiselect(key="draw_models")
-    runs = [o for o in models.options if trained_copy.cnn in o or trained_copy.dense in o]
+    runs = [o for o in models.options if o.startswith("fixture-")]
     models.set_value(runs).run()
     assert not at.exception
     shown = predictions(at)
-    assert len(shown) == 1 and trained_copy.dense in helpers.shown(shown[0].label)
+    assert len(shown) == 1 and "fixture-dense" in helpers.shown(shown[0].label)
     error = helpers.shown(at.error[0].value)
-    assert trained_copy.cnn in error and "not a valid .keras file" in error
+    assert "fixture-cnn" in error and "not a valid .keras file" in error
+
+
+def test_the_students_own_latest_run_is_preselected_with_its_short_name(trained_copy, canvas):
+    """Issue 13, item 5: after training, Draw shows the student's run, by the name typed."""
+    from mnistkit.config import TrainConfig
+    from mnistkit.jobs import TrainingJob
+    from mnistkit.runs import RunStore
+
+    job = TrainingJob(TrainConfig(), RunStore(trained_copy.root))  # finished, never started
+    job.progress.finish("completed", "done", run_dir=str(trained_copy.root / trained_copy.cnn))
+    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    at.query_params["job"] = job.id
+    at.run()
+    assert not at.exception
+    picked = at.multiselect(key="draw_models").value
+    assert any(label.startswith("fixture-cnn · ") for label in picked), picked
+    labels = [helpers.shown(m.label) for m in predictions(at)]
+    assert any(label.startswith("Prediction — fixture-cnn · ") for label in labels), labels
 
 
 def test_upload_a_picture(trained_copy, canvas):
     at = run_page(draw_source="Upload a picture")
-    assert at.info[0].value == "Draw a digit"  # nothing uploaded yet
+    assert at.info[0].value == PREPROCESS_REASONS["no_upload"]  # not "Draw a digit"
     at.file_uploader(key="draw_upload").set_value(
         ("seven.png", png_bytes(canvas_drawing(ink=0, paper=255)), "image/png")
     )
@@ -231,7 +260,7 @@ def test_a_bad_upload_shows_an_error_and_nothing_else_breaks(trained_copy, canva
     at.run()
     assert not at.exception
     assert plain(name) in at.error[0].value
-    assert not predictions(at) and at.info[0].value == "Draw a digit"
+    assert not predictions(at) and at.info[0].value == PREPROCESS_REASONS["no_upload"]
 
 
 def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):

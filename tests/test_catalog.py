@@ -47,11 +47,11 @@ def test_defaults_come_from_the_picked_models_if_possible():
 @pytest.mark.parametrize(
     "metrics, shown",
     [
-        ({"test_accuracy": 0.97123}, "r (dense, 97.12%)"),
-        ({"test_accuracy": "n/a"}, "r (dense)"),
-        ({"test_accuracy": True}, "r (dense)"),
-        ({}, "r (dense)"),
-        (None, "r (dense)"),
+        ({"test_accuracy": 0.97123}, "dense · 97.12 %"),
+        ({"test_accuracy": "n/a"}, "dense"),
+        ({"test_accuracy": True}, "dense"),
+        ({}, "dense"),
+        (None, "dense"),
     ],
 )
 def test_run_label_is_tolerant_of_odd_metrics(tmp_path, metrics, shown):
@@ -63,7 +63,16 @@ def test_run_label_is_tolerant_of_odd_metrics(tmp_path, metrics, shown):
 def test_run_label_of_an_unknown_arch(tmp_path):
     folder = hand_in_run(tmp_path, "r")
     (folder / "config.json").write_text(json.dumps({"optimizer": "adam"}))
-    assert run_label(RunStore(tmp_path).load("r")) == "r (?)"
+    assert run_label(RunStore(tmp_path).load("r")) == "r"
+
+
+@pytest.mark.parametrize("typed", ["my CNN", "내 CNN", "моя сеть", "ネット 2"])
+def test_run_label_is_the_name_as_typed(tmp_path, typed):
+    """Issue 13, item 5: not the folder name ("…-run" for a Korean name), not cut off."""
+    store = RunStore(tmp_path)
+    run_dir = store.create(typed, {"arch": "cnn"})
+    store.write_metrics(run_dir, {"test_accuracy": 0.9911})
+    assert run_label(store.load(run_dir.name)) == f"{typed} · 99.11 %"
 
 
 def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
@@ -84,8 +93,8 @@ def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
         "pretrained cnn",
         "pretrained dense",
         "pretrained extra",
-        "20240102-120000-b (dense, 50.00%)",
-        "20240101-120000-a (dense, 50.00%)",
+        "dense · 50.00 % · 01-02 12:00",  # one name twice: the start time tells them apart
+        "dense · 50.00 % · 01-01 12:00",
     ]
     assert [c.arch for c in choices] == ["cnn", "dense", None, "dense", "dense"]
     assert [c.bundled for c in choices] == [True, True, True, False, False]
