@@ -5,7 +5,10 @@ ratio (anti-aliased), paste it into a 28x28 black field and shift it so the inte
 centre of mass sits at (14, 14) in pixel-index coordinates. Ink is white on black, peaking at 1.0.
 One step MNIST did not need: strokes thinner than MNIST's pen (a fine brush, a large digit, a
 pen scan) are thickened to MNIST's median stroke width, 2.5 px at 28x28, before the last
-scaling; thicker strokes are left alone. That makes a 10 px and a 30 px brush read alike.
+scaling, and strokes much thicker than it (a small digit drawn with the canvas's fixed 20 px
+pen) are thinned towards it. That makes a 10 px and a 30 px brush read alike. A digit so
+small for its pen that its lines have run together (a 3 drawn 60 px tall with a 20 px pen
+is a blob that every model reads as 8) cannot be rescued: its reason is "small".
 
 Images are decoded and made grey by `mnistkit.imaging` (its transparency rule applies).
 """
@@ -28,21 +31,29 @@ BLOB_FRACTION = 0.12  # a compact, filled blob up to this share is a single brus
 STROKE = 2.5  # MNIST's median stroke width, px at 28x28 (2A/P of its digits, 10th-90th %: 1.8-3.5)
 WORK = 4  # strokes are measured and thickened with the digit at WORK x BOX px (80 px)
 MAX_GROW = 4  # thicken by at most this many px per side at the working size (+2 px at 28x28)
+THICK = 4.0  # strokes wider than this at 28x28 are thinned towards STROKE (MNIST's 90th %: 3.5)
+MAX_THIN = 6  # thin by at most this many px per side at the working size (-3 px at 28x28)
+# Stroke width / the digit's longer side above which the lines of a digit have run together.
+# Measured on canvas drawings with the 20 px pen: digits 80-230 px tall 0.09-0.19, a 5 drawn
+# 70 px tall 0.25 and a 1 drawn 60 px tall 0.28 (both read right once thinned), a 3 drawn
+# 64 px tall 0.37 (a blob every model read as 8).
+SMALL_RATIO = 0.33
 
 
 @dataclass(frozen=True, eq=False)
 class Preprocessed:
     """A model input (28, 28, 1) or None when empty, plus the named intermediate images.
 
-    `reason` says why there is no input: "empty" (no ink) or "dot" (only a speck or a
-    single dab); the UI turns it into words.
+    `reason` says why there is no input: "empty" (no ink), "dot" (only a speck or a
+    single dab) or "small" (drawn too small for the pen: its lines ran together); the UI
+    turns it into words.
     """
 
     input: np.ndarray | None
     steps: dict[str, np.ndarray] = field(default_factory=dict)
     empty: bool = False
     inverted: bool = False
-    reason: Literal["empty", "dot"] | None = None
+    reason: Literal["empty", "dot", "small"] | None = None
 
 
 def _border_median(gray: np.ndarray) -> float:
@@ -87,7 +98,7 @@ def _scale_to_box(crop: np.ndarray) -> np.ndarray:
     WORK and shrunk by exactly WORK, so the shorter side keeps its length to a quarter pixel
     (as grey edge pixels) instead of jumping by whole pixels with rounding.
     """
-    work = _thicken(_resize_longer(crop, WORK * BOX))
+    work = _thin(_thicken(_resize_longer(crop, WORK * BOX)))
     if max(work.shape) != WORK * BOX:
         work = _resize_longer(work, WORK * BOX)
     pad_y, pad_x = -work.shape[0] % WORK, -work.shape[1] % WORK
@@ -141,6 +152,42 @@ def _thicken(work: np.ndarray) -> np.ndarray:
     return (1.0 - part) * np.pad(grown, 1) + part * _dilate(work, whole + 1)
 
 
+def _erode(gray: np.ndarray, radius: int) -> np.ndarray:
+    """Grey erosion by a disc of `radius` px, same size (outside the image counts as empty)."""
+    if radius <= 0:
+        return gray
+    padded = np.pad(gray, radius)
+    out = gray.copy()
+    height, width = gray.shape
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dy * dy + dx * dx <= radius * radius + radius:
+                y, x = radius + dy, radius + dx
+                np.minimum(out, padded[y : y + height, x : x + width], out=out)
+    return out
+
+
+def _thin(work: np.ndarray) -> np.ndarray:
+    """Thin strokes wider than THICK (at 28x28) towards STROKE, fractionally (as `_thicken`)."""
+    measured = stroke_width(np.pad(work > 0.5, 1)) / WORK  # padded: the ink touches the edges
+    if measured <= THICK:
+        return work
+    shrink = min(float(MAX_THIN), (measured - STROKE) * WORK / 2)
+    whole, part = int(shrink), shrink - int(shrink)
+    thinner = _erode(work, whole)
+    if part == 0.0:
+        return thinner
+    return (1.0 - part) * thinner + part * _erode(work, whole + 1)
+
+
+def too_small_for_the_pen(mask: np.ndarray) -> bool:
+    """True when the stroke is so wide for the digit's size that its lines have run together."""
+    top, bottom, left, right = _bbox(mask)
+    longer = max(bottom - top + 1, right - left + 1)
+    crop = np.pad(mask[top : bottom + 1, left : right + 1], 1)  # ink at the edge is boundary
+    return stroke_width(crop) > SMALL_RATIO * longer
+
+
 def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
     """Shift by whole pixels so the centre of mass is at (14, 14), keeping all ink in frame."""
     total = float(digit.sum())
@@ -182,6 +229,9 @@ def preprocess_digit(
     peak = float(scaled.max())
     if _is_dot(mask, box) or peak <= 0.0:
         return Preprocessed(None, steps, True, inverted, "dot")
+    if too_small_for_the_pen(mask):
+        steps.update(cropped=crop)
+        return Preprocessed(None, steps, True, inverted, "small")
     scaled = scaled / peak
     canvas = np.zeros((SIZE, SIZE), np.float32)
     y0, x0 = (SIZE - scaled.shape[0]) // 2, (SIZE - scaled.shape[1]) // 2

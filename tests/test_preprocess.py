@@ -122,6 +122,29 @@ def test_thick_strokes_are_not_thinned():
     assert output_stroke_width(result.input) > STROKE + 0.5
 
 
+def _arc(cx, cy, rx, ry, start, stop, n=24):
+    t = np.radians(np.linspace(start, stop, n))
+    return [(cx + rx * np.cos(a), cy - ry * np.sin(a)) for a in t]
+
+
+# A 3 drawn 64 px tall in a corner with the canvas's 20 px pen: its lines run together.
+SMALL_THREE = _arc(90, -100, 14, 11, 150, -90) + _arc(90, -78, 15, 11, 90, -150)
+
+
+def test_a_digit_too_small_for_the_pen_asks_to_draw_bigger():
+    """Issue 13, item 6: every model read this blob as 8; say so instead of guessing."""
+    result = preprocess_digit(draw(SMALL_THREE))
+    assert (result.input, result.empty, result.reason) == (None, True, "small")
+    assert preprocess_digit(draw(SMALL_THREE, scale=3.5, offset=(-280, 300))).reason is None
+
+
+def test_a_small_digits_fat_strokes_are_thinned():
+    """A 1 drawn 60 px tall with the 20 px pen is a 7 px wide bar at 28×28: thinned, as MNIST."""
+    result = preprocess_digit(draw([(0, -20), (0, 20)]))
+    assert result.reason is None
+    assert output_stroke_width(result.input) <= 3.6
+
+
 @pytest.mark.parametrize(
     "canvas",
     [

@@ -16,6 +16,11 @@ def plain(text: object) -> str:
 PREPROCESS_REASONS = {
     "empty": "Draw a digit",
     "dot": "That looks like a single dot — draw a whole digit",
+    "small": (
+        "Your digit is very small for the pen, so its lines run together and no model can "
+        "read it. Draw it bigger: fill most of the black square."
+    ),
+    "no_upload": "Upload a picture of one digit",
 }
 
 # `mnistkit.outcome.judge`: a finished run that did not learn. (title, what to try)
