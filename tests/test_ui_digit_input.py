@@ -44,6 +44,9 @@ def test_read_upload_turns_image_errors_into_one_sentence():
     image, error = read_upload(good)
     assert error is None and image.shape == (280, 280) and image.dtype == np.uint8
     assert read_upload(None) == (None, None)
+    text = types.SimpleNamespace(name="notes.png", getvalue=lambda: b"my homework")
+    _, error = read_upload(text)
+    assert "PNG" in error and "Pillow" not in error  # what to upload, not a library's name
 
 
 def test_plain_escapes_markdown_and_html():
