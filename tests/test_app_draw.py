@@ -275,6 +275,15 @@ def test_move_my_digit_compares_dense_and_cnn(trained_copy, canvas):
     assert len(predictions(at, "Moved")) == 2
     assert len(charts(at)) == 2 + 2  # main bars, moved bars
     assert len(at.get("vega_lite_chart")) == 1  # the sideways-slide curves
+    at.button(key="move_reset").click().run()  # issue 13, item 14: back to the digit as drawn
+    assert [at.slider(key=f"move_{k}").value for k in ("dx", "dy", "scale", "angle")] == [
+        0,
+        0,
+        1.0,
+        0,
+    ]
+    shown = predictions(at, "Moved")
+    assert all("unmoved: " + m.value + "," in m.delta for m in shown)
 
 
 # --- loading the models before the first stroke --------------------------------------------

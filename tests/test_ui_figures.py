@@ -21,3 +21,17 @@ def test_montage_tiles_maps_with_gaps_each_on_its_own_scale():
 def test_map_grid_is_one_picture_of_the_grid():
     fig = map_grid(np.random.default_rng(0).random((32, 3, 3)), 8, "RdBu_r", symmetric=True)
     assert tuple(fig.get_size_inches()) == (8 * 0.9, 4 * 0.9) and len(fig.axes) == 1
+
+
+def test_confusion_matrix_counts_are_large_enough_to_read_from_a_few_metres():
+    import io
+
+    from PIL import Image
+
+    from ui import pictures
+
+    counts = tuple(tuple(1135 if i == j else 3 for j in range(10)) for i in range(10))
+    png = pictures.confusion_png.__wrapped__(counts, "run")  # past st.cache_data
+    assert Image.open(io.BytesIO(png)).size[0] > 600
+    # a count is at least 2.5 % of the picture's width tall (7 pt on 5.2 in was 1.9 %)
+    assert pictures.CELL_FONT / (pictures.CONFUSION_SIZE[0] * 72) >= 0.025

@@ -14,16 +14,35 @@ from ui.figures import enlarge
 from ui.messages import plain
 from ui.resources import predictor
 
+UNMOVED = {"dx": 0, "dy": 0, "scale": 1.0, "angle": 0}  # the sliders' start: the digit as drawn
+
+
+def reset_controls(prefix: str = "move") -> None:
+    """Button callback: every slider back to the unmoved digit."""
+    for name, value in UNMOVED.items():
+        st.session_state[f"{prefix}_{name}"] = value
+
 
 def transform_controls(prefix: str = "move") -> dict[str, float]:
-    """Four sliders: shift right, shift down, scale, rotate."""
-    a, b, c, d = st.columns(4)
-    return {
-        "dx": a.slider("Shift right (px)", -10, 10, 0, key=f"{prefix}_dx"),
-        "dy": b.slider("Shift down (px)", -10, 10, 0, key=f"{prefix}_dy"),
-        "scale": c.slider("Scale", 0.4, 1.6, 1.0, 0.05, key=f"{prefix}_scale"),
-        "angle": d.slider("Rotate (°, anticlockwise)", -90, 90, 0, 5, key=f"{prefix}_angle"),
+    """Four sliders (shift right, shift down, scale, rotate) and a Reset button."""
+    a, b, c, d, e = st.columns([3, 3, 3, 3, 1.4], vertical_alignment="bottom")
+    moves = {
+        "dx": a.slider("Shift right (px)", -10, 10, UNMOVED["dx"], key=f"{prefix}_dx"),
+        "dy": b.slider("Shift down (px)", -10, 10, UNMOVED["dy"], key=f"{prefix}_dy"),
+        "scale": c.slider("Scale", 0.4, 1.6, UNMOVED["scale"], 0.05, key=f"{prefix}_scale"),
+        "angle": d.slider(
+            "Rotate (°, anticlockwise)", -90, 90, UNMOVED["angle"], 5, key=f"{prefix}_angle"
+        ),
     }
+    e.button(
+        "Reset",
+        key=f"{prefix}_reset",
+        icon=":material/restart_alt:",
+        on_click=reset_controls,
+        args=(prefix,),
+        help="Back to your digit as drawn",
+    )
+    return moves
 
 
 def transform_lesson(x: np.ndarray, models: list[ModelChoice]) -> None:
