@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from mnistkit import ownership
-from mnistkit.catalog import run_label
+from mnistkit.catalog import accuracy_text, run_label
 from mnistkit.data import DataError
 from mnistkit.run_files import Unreadable, number
 from mnistkit.runs import RunBusyError, RunInfo, history_csv
@@ -34,6 +34,7 @@ def table_row(info: RunInfo) -> dict:
     if epochs is None and info.history:
         epochs = len(info.history.get("loss") or [])
     return {
+        "name": info.name,  # as typed (any script); the run id is the folder
         "run": info.run_id,
         "architecture": info.arch or "?",
         "parameters": metrics.get("params"),
@@ -41,7 +42,7 @@ def table_row(info: RunInfo) -> dict:
         "optimizer": str(config.get("optimizer", "?")),
         "dropout": number(config.get("dropout")),
         "learning rate": number(config.get("learning_rate")),
-        "test accuracy": info.test_accuracy,
+        "test accuracy": accuracy_text(info.test_accuracy),
         "training time (s)": metrics.get("train_seconds"),
         "status": info.status,
     }
@@ -140,7 +141,13 @@ else:
 
 if selected:
     st.header("Learning curves")
-    charts.compare_curves({i.run_id: i.history or {} for i in selected})
+    names = [run_label(i) for i in selected]  # the names as typed; the id only for twins
+    charts.compare_curves(
+        {
+            name if names.count(name) == 1 else f"{name} ({i.run_id})": i.history or {}
+            for name, i in zip(names, selected, strict=True)
+        }
+    )
 
     st.header("Summary")
     st.dataframe(
@@ -150,7 +157,6 @@ if selected:
             "parameters": st.column_config.NumberColumn(format="localized"),
             "epochs": st.column_config.NumberColumn(format="%d"),
             "learning rate": st.column_config.NumberColumn(format="%g"),
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
             "training time (s)": st.column_config.NumberColumn(format="%.1f"),
         },
     )
@@ -164,8 +170,7 @@ if selected:
         row = with_cm[start : start + MATRICES_PER_ROW]
         for column, info in zip(st.columns(MATRICES_PER_ROW), row, strict=False):
             with column:
-                acc = info.test_accuracy
-                title = info.run_id + (f"  ({acc:.2%})" if acc is not None else "")
+                title = run_label(info)
                 pictures.confusion_matrix(info.metrics["confusion_matrix"], title)
 
     st.header("One run in detail")

@@ -1,4 +1,5 @@
-"""Home: what mnistkit is, where the data comes from, which models exist, the latest runs.
+"""Home: a lesson in three steps first, then the models and the latest runs; the teacher's
+setup (where the data comes from) folded away.
 
 This page must render fast: it never imports TensorFlow (only run files and folder checks).
 """
@@ -8,35 +9,50 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from mnistkit.catalog import accuracy_text
 from mnistkit.data import DATA_ENV, describe_source
 from mnistkit.runs import RunInfo
-from ui.explain import page_link
+from ui.explain import page_button
 from ui.messages import plain
 from ui.resources import model_choices, run_store
 
 LATEST = 10  # runs shown in the table
+STEPS = (  # (page, button, icon, what the step is)
+    (
+        "app_pages/data.py",
+        "1 · Look at the data",
+        ":material/grid_on:",
+        "70 000 handwritten digits, each 28 × 28 pixels: what the computer really sees.",
+    ),
+    (
+        "app_pages/train.py",
+        "2 · Train a network",
+        ":material/model_training:",
+        "Pick Dense or CNN, press Start and watch the loss fall and the accuracy rise.",
+    ),
+    (
+        "app_pages/draw.py",
+        "3 · Draw a digit",
+        ":material/draw:",
+        "Draw your own digits and see what each network reads, then compare the runs.",
+    ),
+)
 
 st.title("mnistkit")
 st.write(
-    "Train a dense network or a small convolutional network (CNN) on MNIST — 70 000 handwritten "
-    "digits — and watch it learn live. Then compare runs, draw your own digits for the models to "
-    "read, and look inside the CNN."
+    "Teach a computer to read handwritten digits: train a network, watch it learn live, then "
+    "test it with your own drawings."
 )
 
-# --- where the data comes from ------------------------------------------------------------
-st.header("Data")
+# --- the lesson -----------------------------------------------------------------------------
+st.header("A lesson in three steps")
 source = describe_source()
-show = {"folder": st.success, "keras-cache": st.info, "download": st.warning, "error": st.error}
-show[source.kind](plain(source.message))
-st.markdown(
-    f"""
-- **Set `{DATA_ENV}`** to a folder holding the four MNIST IDX files
-  (`train-images-idx3-ubyte[.gz]` …) or a Keras `mnist.npz`; nothing is downloaded then.
-- **Offline classroom?** On a machine with internet run `python -m mnistkit download --dir data`
-  once, copy the `data` folder, and start the app with `{DATA_ENV}=data`.
-- Without either, Keras downloads MNIST on first use and keeps it in `~/.keras/datasets`.
-"""
-)
+if source.kind == "error":  # without data there is no lesson: say so before the steps
+    st.error(plain(source.message))
+for column, (page, label, icon, text) in zip(st.columns(3), STEPS, strict=True):
+    with column, st.container(border=True):
+        page_button(page, label, icon)
+        st.write(text)
 
 # --- models ---------------------------------------------------------------------------------
 st.header("Models")
@@ -55,7 +71,7 @@ if choices:
         hide_index=True,
     )
 else:
-    st.info("No trained models yet: train one on the **Train** page (about a minute).")
+    st.info("No trained models yet: train one on the **Train** page.")
 
 
 # --- latest runs ----------------------------------------------------------------------------
@@ -65,22 +81,15 @@ def _row(info: RunInfo) -> dict:
         "name": info.name,
         "architecture": info.arch or "?",
         "status": info.status,
-        "test accuracy": info.test_accuracy,
+        "test accuracy": accuracy_text(info.test_accuracy),
         "created": info.created[:16].replace("T", " "),
         "note": info.error if info.broken else (info.message or info.error or ""),
     }
 
 
 st.header("Latest runs")
-st.caption(f"Runs are stored in {plain(store.root)}.")
 if infos:
-    st.dataframe(
-        pd.DataFrame([_row(i) for i in infos[:LATEST]]),
-        hide_index=True,
-        column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-        },
-    )
+    st.dataframe(pd.DataFrame([_row(i) for i in infos[:LATEST]]), hide_index=True)
     broken = [i for i in infos if i.broken]
     if broken:
         st.warning(
@@ -90,18 +99,18 @@ if infos:
 else:
     st.caption("No runs yet.")
 
-# --- a lesson in three steps ----------------------------------------------------------------
-st.header("How to run a lesson")
-st.markdown("**1. Look at the data** — shapes, labels, sample digits, why we divide by 255.")
-page_link("app_pages/data.py", label="Data", icon=":material/grid_on:")
-st.markdown(
-    "**2. Train** — pick Dense or CNN, choose the *quick lesson demo* preset, press Start and "
-    "watch the loss fall and the accuracy rise (about a minute on a laptop)."
-)
-page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
-st.markdown(
-    "**3. Compare and try it** — put the dense net and the CNN side by side, then draw digits "
-    "and see what each model thinks."
-)
-page_link("app_pages/compare.py", label="Compare", icon=":material/compare_arrows:")
-page_link("app_pages/draw.py", label="Draw & predict", icon=":material/draw:")
+# --- for the teacher ------------------------------------------------------------------------
+with st.expander("For the teacher: where the data and the runs are"):
+    show = {"folder": st.success, "keras-cache": st.info, "download": st.warning}
+    if source.kind in show:
+        show[source.kind](plain(source.message))
+    st.markdown(
+        f"""
+- **Set `{DATA_ENV}`** to a folder holding the four MNIST IDX files
+  (`train-images-idx3-ubyte[.gz]` …) or a Keras `mnist.npz`; nothing is downloaded then.
+- **Offline classroom?** On a machine with internet run `python -m mnistkit download --dir data`
+  once, copy the `data` folder, and start the app with `{DATA_ENV}=data`.
+- Without either, Keras downloads MNIST on first use and keeps it in `~/.keras/datasets`.
+"""
+    )
+    st.caption(f"Runs are stored in {plain(store.root)}.")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from mnistkit.catalog import accuracy_text
 from mnistkit.config import (
     ACTIVATION_NAMES,
     ARCHS,
@@ -272,7 +273,7 @@ def finished_panel(snap: Snapshot) -> None:
     metrics = snap.metrics or {}
     if metrics.get("test_accuracy") is not None:
         a, b, c = st.columns(3)
-        a.metric("Test accuracy", f"{metrics['test_accuracy']:.2%}")
+        a.metric("Test accuracy", accuracy_text(metrics["test_accuracy"]))
         if metrics.get("epochs_run") is not None:
             best = metrics.get("best_epoch", "?")
             b.metric("Epochs run", metrics["epochs_run"], help=f"best epoch: {best}")

@@ -20,6 +20,7 @@ from mnistkit.callbacks import (
     SnapshotWriter,
     StopOnRequest,
 )
+from mnistkit.catalog import accuracy_text
 from mnistkit.config import TrainConfig
 from mnistkit.errors import MnistkitError
 from mnistkit.liveness import register_active, unregister_active
@@ -235,7 +236,7 @@ def _train(
     message = (
         f"stopped after {_plural(metrics['epochs_run'], 'epoch')}; kept the best checkpoint"
         if stopped
-        else f"test accuracy {metrics['test_accuracy']:.2%}"
+        else f"test accuracy {accuracy_text(metrics['test_accuracy'])}"
     )
     store.set_status(run_dir, status, message)
     progress.finish(status, message, metrics=metrics)

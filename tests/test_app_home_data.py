@@ -24,9 +24,14 @@ def _texts(at: AppTest) -> str:
 def test_home_without_runs(runs_dir):
     at = AppTest.from_file(HOME, default_timeout=30).run()
     assert not at.exception
-    assert [h.value for h in at.header] == ["Data", "Models", "Latest runs", "How to run a lesson"]
+    assert [h.value for h in at.header] == ["A lesson in three steps", "Models", "Latest runs"]
+    steps = [b.label for b in at.button]
+    assert steps[:3] == ["1 · Look at the data", "2 · Train a network", "3 · Draw a digit"]
+    assert all(b.proto.type == "primary" for b in at.button[:3])
     assert "No runs yet." in _texts(at)
-    assert "python -m mnistkit download" in _texts(at)
+    assert at.expander[-1].label.startswith("For the teacher")  # setup folded away
+    assert "python -m mnistkit download" in " ".join(m.value for m in at.expander[-1].markdown)
+    assert "minute" not in _texts(at)  # no speed claim from another machine
 
 
 def test_home_lists_runs_and_broken_ones(runs_dir, make_run):
@@ -38,12 +43,13 @@ def test_home_lists_runs_and_broken_ones(runs_dir, make_run):
     assert not at.exception
     table = at.dataframe[-1].value
     rows = table.set_index("run")
-    assert rows.loc["20240101-120000-good", "test accuracy"] == pytest.approx(0.97)
+    assert rows.loc["20240101-120000-good", "test accuracy"] == "97.00 %"
+    assert rows.loc["20240101-130000-bad", "test accuracy"] == "—"  # not "None"
     assert rows.loc["20240101-130000-bad", "status"] == "broken"
     assert "not valid JSON" in rows.loc["20240101-130000-bad", "note"]
     assert any("cannot be read" in w.value for w in at.warning)
     models = [m for m in at.dataframe[0].value["model"] if not m.startswith("pretrained")]
-    assert models == ["20240101-140000-odd (dense)"]  # the bundled models come first
+    assert models == ["dense"]  # the bundled models come first; no typed name: the arch
 
 
 def test_data_folder_missing_is_explained(runs_dir, tmp_path, monkeypatch):

@@ -127,3 +127,12 @@ def page_link(page: str, label: str, icon: str | None = None) -> None:
         st.page_link(page, label=label, icon=icon)
     except st.errors.StreamlitAPIException:
         st.caption(f"→ {label}")
+
+
+def page_button(page: str, label: str, icon: str | None = None) -> None:
+    """A big button that opens `page`; a plain caption when the page is not registered."""
+    if st.button(label, icon=icon, type="primary", width="stretch", key=f"go-{page}"):
+        try:
+            st.switch_page(page)
+        except st.errors.StreamlitAPIException:
+            st.caption(f"→ {label}")
