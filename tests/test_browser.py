@@ -8,6 +8,7 @@ with MNISTKIT_UPDATE_SCREENSHOTS=1, the README's copy to docs/draw.png).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -189,6 +190,59 @@ def test_the_drawing_is_still_there_after_another_page(app: tuple[str, Path]) ->
             page.screenshot(path=ARTIFACTS / "draw-after-inside.png", full_page=True)
         except Exception:
             page.screenshot(path=ARTIFACTS / "draw-after-inside-failure.png", full_page=True)
+            print(log_path.read_text(errors="replace")[-4000:])
+            raise
+        finally:
+            browser.close()
+
+
+def _hand_made_run(runs: Path, run_id: str, arch: str, name: str) -> None:
+    """A finished run with four epochs of history (no model: Compare needs none)."""
+    folder = runs / run_id
+    folder.mkdir(parents=True)
+    history = {
+        "loss": [0.30, 0.10, 0.07, 0.05],
+        "val_loss": [0.10, 0.08, 0.06, 0.05],
+        "accuracy": [0.920, 0.975, 0.985, 0.990],
+        "val_accuracy": [0.980, 0.985, 0.987, 0.989],
+    }
+    files = {
+        "config": {"arch": arch, "optimizer": "adam"},
+        "status": {"status": "completed", "name": name},
+        "history": history,
+        "metrics": {"test_accuracy": 0.9911},
+    }
+    for stem, obj in files.items():
+        (folder / f"{stem}.json").write_text(json.dumps(obj))
+
+
+def test_the_curves_are_tall_and_say_how_to_read_them(app: tuple[str, Path], tmp_path: Path):
+    """Issue 13, item 11: the plot area was ~55 px of a 260 px chart (Streamlit's theme puts
+    titles and legend inside the given height); accuracy is zoomed to the epochs' values."""
+    from playwright.sync_api import sync_playwright
+
+    from ui.charts import CHART_HEIGHT
+
+    url, log_path = app
+    _hand_made_run(tmp_path / "runs", "20240101-120000-cnn", "cnn", "my CNN")
+    _hand_made_run(tmp_path / "runs", "20240101-110000-dense", "dense", "my dense net")
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        try:
+            page.goto(url + "/compare", timeout=30_000)
+            charts = page.get_by_test_id("stVegaLiteChart")
+            charts.nth(1).wait_for(timeout=30_000)
+            page.wait_for_timeout(1_500)  # let Vega draw
+            for i in range(2):
+                box = charts.nth(i).bounding_box()
+                assert box["height"] >= CHART_HEIGHT, box
+                drawn = charts.nth(i).locator("canvas, svg").first.bounding_box()
+                assert drawn["height"] >= CHART_HEIGHT - 20, drawn
+            page.get_by_text("Train vs validation.").first.wait_for(timeout=10_000)
+            page.screenshot(path=ARTIFACTS / "compare-curves.png", full_page=True)
+        except Exception:
+            page.screenshot(path=ARTIFACTS / "compare-curves-failure.png", full_page=True)
             print(log_path.read_text(errors="replace")[-4000:])
             raise
         finally:

@@ -19,7 +19,10 @@ TRAIN_EPOCH = "train (epoch)"
 VAL_EPOCH = "validation (epoch)"
 CURVE_COLORS = {BATCH_CURVE: "#9ecae9", TRAIN_EPOCH: "#1f77b4", VAL_EPOCH: "#ff7f0e"}
 METRICS = {"loss": "loss", "accuracy": "accuracy"}
-CHART_HEIGHT = 300  # px of plot area: a train-vs-validation gap of 0.5 % is a few px apart
+# px of the whole chart element: Streamlit's theme fits axes, titles and legend inside it,
+# and took ~215 px of a 300 px chart for them (a 55-85 px plot). With the legend in one row
+# above and no chart title (the y axis names the metric) 420 px leave a plot of ~300 px.
+CHART_HEIGHT = 420
 
 
 def curve_frame(batches: Sequence[Mapping], history: Mapping[str, Sequence]) -> pd.DataFrame:
@@ -47,7 +50,7 @@ def zoomed_domain(metric: str, epoch_values: Sequence[float]) -> list[float] | N
     After epoch 1 accuracy sits between 0.97 and 1.0 while the first batches started near
     0.1: over the whole range train and validation lie on one flat line against 1.0. Zoomed
     to the epochs' values (with a margin), the gap between them is visible; earlier batch
-    points are clamped to the bottom (accuracy) or top (loss) edge."""
+    points leave the plot through its bottom (accuracy) or top (loss) edge (marks are clipped)."""
     values = [float(v) for v in epoch_values if v is not None]
     if len(values) < 2:
         return None
@@ -69,9 +72,9 @@ def _curve_spec(metric: str, domain: list[float] | None = None) -> dict:
         "type": "nominal",
         "title": None,
         "scale": {"domain": list(CURVE_COLORS), "range": list(CURVE_COLORS.values())},
-        "legend": {"orient": "bottom", "columns": 2, "labelLimit": 200},
+        "legend": {"orient": "top", "direction": "horizontal", "labelLimit": 200},
     }
-    scale = {"zero": False} if domain is None else {"domain": domain, "clamp": True}
+    scale = {"zero": False} if domain is None else {"domain": domain}
     encoding = {
         "x": {"field": "epoch", "type": "quantitative", "title": "epoch"},
         "y": {"field": "value", "type": "quantitative", "title": metric, "scale": scale},
@@ -84,17 +87,15 @@ def _curve_spec(metric: str, domain: list[float] | None = None) -> dict:
     }
     is_batch = f"datum.curve === '{BATCH_CURVE}'"
     return {
-        "title": metric,
-        "height": CHART_HEIGHT,
         "layer": [
             {
                 "transform": [{"filter": is_batch}],
-                "mark": {"type": "line", "strokeWidth": 1.5},
+                "mark": {"type": "line", "strokeWidth": 1.5, "clip": True},
                 "encoding": encoding,
             },
             {
                 "transform": [{"filter": f"!({is_batch})"}],
-                "mark": {"type": "line", "point": True},
+                "mark": {"type": "line", "point": True, "clip": True},
                 "encoding": encoding,
             },
         ],
@@ -112,7 +113,7 @@ def training_curves(batches: Sequence[Mapping], history: Mapping[str, Sequence])
             data = frame[frame["metric"] == metric].drop(columns="metric")
             per_epoch = data.loc[data["curve"] != BATCH_CURVE, "value"]
             spec = _curve_spec(metric, zoomed_domain(metric, per_epoch.tolist()))
-            st.vega_lite_chart(data, spec, width="stretch")
+            st.vega_lite_chart(data, spec, width="stretch", height=CHART_HEIGHT)
     if history.get("val_loss"):
         st.caption(VALIDATION)
 
@@ -137,10 +138,10 @@ def compare_curves(histories: Mapping[str, Mapping[str, Sequence]]) -> None:
         return
     for column, metric in zip(st.columns(2), METRICS, strict=True):
         domain = zoomed_domain(metric, frame.loc[frame["metric"] == metric, "value"].tolist())
-        scale = alt.Scale(zero=False) if domain is None else alt.Scale(domain=domain, clamp=True)
+        scale = alt.Scale(zero=False) if domain is None else alt.Scale(domain=domain)
         chart = (
             alt.Chart(frame[frame["metric"] == metric])
-            .mark_line(point=True)
+            .mark_line(point=True, clip=True)
             .encode(
                 x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
                 y=alt.Y("value:Q", title=metric, scale=scale),
@@ -148,20 +149,17 @@ def compare_curves(histories: Mapping[str, Mapping[str, Sequence]]) -> None:
                     "run:N",
                     title="run",
                     scale=alt.Scale(scheme="category10"),
-                    legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400),
+                    legend=alt.Legend(orient="top", direction="vertical", labelLimit=400),
                 ),
                 strokeDash=alt.StrokeDash(
                     "split:N",
                     title="data",
                     sort=["train", "validation"],
-                    legend=alt.Legend(
-                        orient="bottom", direction="vertical", symbolStrokeColor="gray"
-                    ),
+                    legend=alt.Legend(orient="top", direction="vertical", symbolStrokeColor="gray"),
                 ),
                 tooltip=["run:N", "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
             )
-            .properties(title=metric, height=CHART_HEIGHT)
         )
         with column:
-            st.altair_chart(chart, width="stretch")
+            st.altair_chart(chart, width="stretch", height=CHART_HEIGHT)
     st.caption(VALIDATION)

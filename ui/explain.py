@@ -96,7 +96,7 @@ def train_notes() -> None:
     st.markdown("**The words you will see**")
     for word, meaning in WORDS:
         st.markdown(f"**{word}**: {meaning}")
-    st.caption("Point at the ⓘ beside a control to see what it does.")
+    st.caption("Point at the ? beside a control to see what it does.")
     with st.expander("More detail, for the curious"):
         for text in DEEPER_NOTES:
             st.caption(text)
