@@ -142,6 +142,18 @@ def test_a_running_job_shows_its_own_settings(runs_dir, one_slot, monkeypatch):
         jobs._queue._running.discard(blocker)
 
 
+def test_a_run_that_diverged_is_not_a_green_success(runs_dir):
+    """Issue 13, item 8: lr 1.0 gave loss 5 890 and 9.92 % under 'Training completed'."""
+    job = jobs.TrainingJob(TrainConfig(learning_rate=1.0), None)  # never started
+    job.progress.add_epoch(0, {"loss": 5890.0, "val_loss": 6000.0})
+    job.progress.finish(
+        "completed", "test accuracy 9.92 %", metrics={"test_accuracy": 0.0992, "test_loss": 5890.0}
+    )
+    at = open_page(job=job.id)
+    assert not at.success
+    assert "loss blew up" in at.error[0].value and "smaller learning rate" in at.error[0].value
+
+
 def test_the_notes_are_short_words_with_the_deeper_ones_folded_away(runs_dir):
     at = open_page()
     words = " ".join(m.value for m in at.markdown)
