@@ -78,9 +78,7 @@ def accuracy_text(accuracy: float | None) -> str:
 
 def run_label(info: RunInfo) -> str:
     """`my CNN · 99.11 %`: the name as typed (any script; the folder name is ASCII), then the
-    test accuracy when known. A run without a typed name shows its architecture or its id."""
-    name = " ".join(str(info.name or "").split())
-    if not name or name == info.run_id:
-        name = info.arch or info.run_id
+    test accuracy when known. A run without a name shows its id."""
+    name = " ".join(str(info.name or "").split()) or info.run_id
     accuracy = info.test_accuracy  # None for a missing or non-number value
     return name if accuracy is None else f"{name} · {accuracy_text(accuracy)}"

@@ -160,7 +160,10 @@ def canvas(monkeypatch):
     """Replace the canvas component: `canvas.image` is what the student 'drew'."""
     fake = types.SimpleNamespace(image=np.asarray(seven()))
     module = types.ModuleType("streamlit_drawable_canvas")
-    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=fake.image)
+    module.st_canvas = lambda **kwargs: types.SimpleNamespace(
+        image_data=fake.image,
+        json_data=None,  # as the real CanvasResult: always both
+    )
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
     return fake
 

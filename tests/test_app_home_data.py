@@ -49,7 +49,7 @@ def test_home_lists_runs_and_broken_ones(runs_dir, make_run):
     assert "not valid JSON" in rows.loc["20240101-130000-bad", "note"]
     assert any("cannot be read" in w.value for w in at.warning)
     models = [m for m in at.dataframe[0].value["model"] if not m.startswith("pretrained")]
-    assert models == ["dense"]  # the bundled models come first; no typed name: the arch
+    assert models == ["20240101-140000-odd"]  # the bundled models come first
 
 
 def test_data_folder_missing_is_explained(runs_dir, tmp_path, monkeypatch):

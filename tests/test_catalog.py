@@ -47,11 +47,11 @@ def test_defaults_come_from_the_picked_models_if_possible():
 @pytest.mark.parametrize(
     "metrics, shown",
     [
-        ({"test_accuracy": 0.97123}, "dense · 97.12 %"),
-        ({"test_accuracy": "n/a"}, "dense"),
-        ({"test_accuracy": True}, "dense"),
-        ({}, "dense"),
-        (None, "dense"),
+        ({"test_accuracy": 0.97123}, "r · 97.12 %"),
+        ({"test_accuracy": "n/a"}, "r"),
+        ({"test_accuracy": True}, "r"),
+        ({}, "r"),
+        (None, "r"),
     ],
 )
 def test_run_label_is_tolerant_of_odd_metrics(tmp_path, metrics, shown):
@@ -93,8 +93,8 @@ def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
         "pretrained cnn",
         "pretrained dense",
         "pretrained extra",
-        "dense · 50.00 % · 01-02 12:00",  # one name twice: the start time tells them apart
-        "dense · 50.00 % · 01-01 12:00",
+        "20240102-120000-b · 50.00 %",
+        "20240101-120000-a · 50.00 %",
     ]
     assert [c.arch for c in choices] == ["cnn", "dense", None, "dense", "dense"]
     assert [c.bundled for c in choices] == [True, True, True, False, False]
@@ -105,3 +105,13 @@ def test_list_choices_bundled_first_then_runs_with_a_model(tmp_path):
 def test_list_choices_reads_the_bundled_folder_when_called(tmp_path, monkeypatch):
     monkeypatch.setattr(catalog, "BUNDLED_DIR", tmp_path / "none")
     assert list_choices(RunStore(tmp_path / "runs")) == []
+
+
+def test_two_runs_with_one_name_are_told_apart_by_their_start(tmp_path):
+    root = tmp_path / "runs"
+    for run_id in ("20240101-120000-a", "20240102-093000-b"):
+        accuracy = {"test_accuracy": 0.5}
+        folder = hand_in_run(root, run_id, fields={"name": "my CNN"}, metrics=accuracy)
+        (folder / "model.keras").write_bytes(b"")
+    labels_ = labels(list_choices(RunStore(root), tmp_path / "no-bundled"))
+    assert labels_ == ["my CNN · 50.00 % · 01-02 09:30", "my CNN · 50.00 % · 01-01 12:00"]

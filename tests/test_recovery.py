@@ -124,7 +124,7 @@ def test_reloaded_tab_finds_its_queued_job_and_can_cancel_it(runs_dir, blocked_q
     reloaded = open_page("train", identity_secret=browser)
     assert reloaded.session_state["job_id"] == job_id
     assert "1st in line" in reloaded.info[0].value
-    reloaded.button(key="train_cancel").click().run()
+    reloaded.button(key="train_stop").click().run()  # one button: Stop leaves the line
     job.join(5)
     assert not job.alive and job.snapshot().status == "stopped"
     assert "cancelled" in job.snapshot().message
@@ -147,7 +147,7 @@ def test_two_sessions_never_see_each_others_jobs(runs_dir, blocked_queue):
     assert "job_id" not in carol.session_state and not carol.info
     assert "No training yet" in " ".join(c.value for c in carol.caption)
 
-    alice.button(key="train_cancel").click().run()  # Alice's Cancel stops only Alice's job
+    alice.button(key="train_stop").click().run()  # Alice's Stop stops only Alice's job
     a.join(5)
     assert a.snapshot().status == "stopped"
     wait_until(lambda: b.snapshot().queue_position == 1, what="Bob moves up")
