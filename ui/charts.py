@@ -14,9 +14,9 @@ import streamlit as st
 
 from ui.explain import VALIDATION
 
-BATCH_CURVE = "train (batch, smoothed)"
+BATCH_CURVE = "train, batch by batch"  # smoothed
 TRAIN_EPOCH = "train (epoch)"
-VAL_EPOCH = "validation (epoch)"
+VAL_EPOCH = "validation"  # per epoch: it is only measured at an epoch's end
 CURVE_COLORS = {BATCH_CURVE: "#9ecae9", TRAIN_EPOCH: "#1f77b4", VAL_EPOCH: "#ff7f0e"}
 METRICS = {"loss": "loss", "accuracy": "accuracy"}
 # px of the whole chart element: Streamlit's theme fits axes, titles and legend inside it,
@@ -72,7 +72,7 @@ def _curve_spec(metric: str, domain: list[float] | None = None) -> dict:
         "type": "nominal",
         "title": None,
         "scale": {"domain": list(CURVE_COLORS), "range": list(CURVE_COLORS.values())},
-        "legend": {"orient": "top", "direction": "horizontal", "labelLimit": 200},
+        "legend": {"orient": "top", "columns": 2, "labelLimit": 200},  # fits a narrow column
     }
     scale = {"zero": False} if domain is None else {"domain": domain}
     encoding = {
