@@ -43,7 +43,8 @@ BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 FORM = "train_form"  # session_state: the form's values, kept across page switches
 SHOWN_JOB = "train_form_job"  # session_state: the job whose settings the form last showed
-MODIFIED = "modified"  # the preset box's value when the form matches no preset
+MODIFIED = "modified"  # the preset box's value (and extra option) when the form matches none
+MODIFIED_LABEL = "modified (your own settings)"
 FIELDS = (  # widget keys are f"train_{field}"
     "arch",
     "epochs",
@@ -333,11 +334,11 @@ with controls:
     if show("preset"):
         st.selectbox(
             "Preset",
-            (*presets, MODIFIED),
+            (*presets, MODIFIED) if matched == MODIFIED or matched not in presets else presets,
             key="train_preset",
             on_change=_apply_preset,
             disabled=busy,
-            format_func=lambda i: PRESETS[i].label if i in PRESETS else "modified (your own)",
+            format_func=lambda i: PRESETS[i].label if i in PRESETS else MODIFIED_LABEL,
             help=tip["preset"],
         )
     if show("arch"):

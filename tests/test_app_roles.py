@@ -216,7 +216,9 @@ def test_lesson_link_opens_the_page_configured_with_controls_hidden(classroom):
     assert at.slider(key="train_epochs").value == 3
     assert at.select_slider(key="train_subset").value == 500
     assert at.radio(key="train_arch").value == "dense"
-    assert at.selectbox(key="train_preset").options == ["quick lesson demo"]
+    preset = at.selectbox(key="train_preset")  # the link changed the preset: it says so
+    assert preset.options == ["quick lesson demo", "modified (your own settings)"]
+    assert preset.value == "modified"
     assert "cannot use" in " ".join(c.value for c in at.caption)  # "bogus"
     at.slider(key="train_epochs").set_value(1).run()  # the student may still change a shown one
     assert at.slider(key="train_epochs").value == 1

@@ -82,7 +82,7 @@ def test_controls_summary_and_presets(runs_dir):
     assert cnn_params == f"{_params('cnn'):,}"
 
     preset = at.selectbox(key="train_preset")
-    assert preset.options == ["seed defaults", "quick lesson demo", "modified (your own settings)"]
+    assert preset.options == ["seed defaults", "quick lesson demo"]  # "modified" once it is
     assert preset.value == DEFAULT_PRESET
     at.selectbox(key="train_preset").set_value("seed").run()  # choosing a preset applies it
     assert not at.exception
@@ -109,6 +109,7 @@ def test_the_preset_follows_the_architecture_or_says_modified(runs_dir):
     assert at.slider(key="train_dropout").value == quick["dense"].dropout
     at = set_form(at, epochs=7)  # a change of one's own: the box says so, and it stays
     assert at.selectbox(key="train_preset").value == "modified"
+    assert at.selectbox(key="train_preset").options[-1] == "modified (your own settings)"
     at.radio(key="train_arch").set_value("cnn").run()
     assert at.selectbox(key="train_preset").value == "modified"
     assert at.slider(key="train_epochs").value == 7
@@ -116,16 +117,25 @@ def test_the_preset_follows_the_architecture_or_says_modified(runs_dir):
     assert at.slider(key="train_epochs").value == quick["cnn"].epochs
 
 
+SECRET = "s" * 22  # a browser's identity cookie (ui.identity)
+
+
+def _owner(runs_dir: Path) -> str:
+    """The owner id the Train page computes for the browser with SECRET."""
+    from mnistkit import ownership
+
+    return ownership.owner_id(ownership.server_key(runs_dir), SECRET)
+
+
 def test_a_running_job_shows_its_own_settings(runs_dir, one_slot, monkeypatch):
     """After a reload mid-run the form shows the running job's settings (not the defaults),
     disabled, and the live panel says what trains; a queued job has one button, Stop."""
     blocker = jobs.TrainingJob(TrainConfig(), None)  # holds the only slot: ours stays queued
     jobs._queue._running.add(blocker)
-    mine = jobs.TrainingJob(
-        TrainConfig(arch="dense", epochs=3, learning_rate=0.0003, subset=1000), None, name="안녕"
-    ).start()
+    config = TrainConfig(arch="dense", epochs=3, learning_rate=0.0003, subset=1000)
+    mine = jobs.TrainingJob(config, None, name="안녕", owner=_owner(runs_dir)).start()
     try:
-        at = open_page(job=mine.id)
+        at = open_page(SECRET)  # a reload: a new session of the same browser
         assert at.radio(key="train_arch").value == "dense"
         assert at.slider(key="train_epochs").value == 3
         assert at.select_slider(key="train_learning_rate").value == 0.0003
@@ -144,12 +154,12 @@ def test_a_running_job_shows_its_own_settings(runs_dir, one_slot, monkeypatch):
 
 def test_a_run_that_diverged_is_not_a_green_success(runs_dir):
     """Issue 13, item 8: lr 1.0 gave loss 5 890 and 9.92 % under 'Training completed'."""
-    job = jobs.TrainingJob(TrainConfig(learning_rate=1.0), None)  # never started
+    job = jobs.TrainingJob(TrainConfig(learning_rate=1.0), None, owner=_owner(runs_dir))
     job.progress.add_epoch(0, {"loss": 5890.0, "val_loss": 6000.0})
     job.progress.finish(
         "completed", "test accuracy 9.92 %", metrics={"test_accuracy": 0.0992, "test_loss": 5890.0}
     )
-    at = open_page(job=job.id)
+    at = open_page(SECRET)
     assert not at.success
     assert "loss blew up" in at.error[0].value and "smaller learning rate" in at.error[0].value
 
