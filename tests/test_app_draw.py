@@ -207,31 +207,32 @@ def test_a_broken_model_file_is_reported_and_the_other_still_predicts(trained_co
     (trained_copy.root / trained_copy.cnn / "model.keras").write_bytes(b"not a zip archive")
     at = run_page()
     models = at.multiselect(key="draw_models")
-    runs = [o for o in models.options if o.startswith("fixture-")]
+    runs = [o for o in models.options if o.startswith("shared-")]
     models.set_value(runs).run()
     assert not at.exception
     shown = predictions(at)
-    assert len(shown) == 1 and "fixture-dense" in helpers.shown(shown[0].label)
+    assert len(shown) == 1 and "shared-dense" in helpers.shown(shown[0].label)
     error = helpers.shown(at.error[0].value)
-    assert "fixture-cnn" in error and "not a valid .keras file" in error
+    assert "shared-cnn" in error and "not a valid .keras file" in error
 
 
 def test_the_students_own_latest_run_is_preselected_with_its_short_name(trained_copy, canvas):
     """Issue 13, item 5: after training, Draw shows the student's run, by the name typed."""
+    from mnistkit import ownership
     from mnistkit.config import TrainConfig
     from mnistkit.jobs import TrainingJob
     from mnistkit.runs import RunStore
 
-    job = TrainingJob(TrainConfig(), RunStore(trained_copy.root))  # finished, never started
+    secret = "d" * 22  # this browser's identity cookie: the job follows its owner
+    owner = ownership.owner_id(ownership.server_key(trained_copy.root), secret)
+    job = TrainingJob(TrainConfig(), RunStore(trained_copy.root), owner=owner)  # never started
     job.progress.finish("completed", "done", run_dir=str(trained_copy.root / trained_copy.cnn))
-    at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
-    at.query_params["job"] = job.id
-    at.run()
+    at = run_page(identity_secret=secret)
     assert not at.exception
     picked = at.multiselect(key="draw_models").value
-    assert any(label.startswith("fixture-cnn · ") for label in picked), picked
+    assert any(label.startswith("shared-cnn · ") for label in picked), picked
     labels = [helpers.shown(m.label) for m in predictions(at)]
-    assert any(label.startswith("Prediction — fixture-cnn · ") for label in labels), labels
+    assert any(label.startswith("Prediction — shared-cnn · ") for label in labels), labels
 
 
 def test_upload_a_picture(trained_copy, canvas):

@@ -49,7 +49,7 @@ def test_cnn_models_come_first(trained_copy):
 
 
 def test_cnn_feature_maps_and_kernels_for_a_test_image(trained_copy):
-    at = run_page("fixture-cnn")
+    at = run_page("shared-cnn")
     at.number_input(key="inside_index").set_value(3).run()
     assert not at.exception
     body = text(at)
@@ -64,14 +64,14 @@ def test_cnn_feature_maps_and_kernels_for_a_test_image(trained_copy):
 
 
 def test_random_image_and_another_one(trained_copy):
-    at = run_page("fixture-cnn", inside_source="Random test image", inside_random=42)
+    at = run_page("shared-cnn", inside_source="Random test image", inside_random=42)
     assert any("test image 42," in c for img in at.image for c in img.captions)
     at.button[0].click().run()  # "Another random image"
     assert not at.exception
 
 
 def test_misclassified_image_is_really_misclassified(trained_copy):
-    at = run_page("fixture-cnn", inside_source="Misclassified test image")
+    at = run_page("shared-cnn", inside_source="Misclassified test image")
     caption = next(c for img in at.image for c in img.captions if "labelled" in c)
     label = int(re.search(r"labelled (\d)", caption).group(1))
     assert prediction(at) != label
@@ -90,23 +90,23 @@ def test_mistakes_come_from_the_runs_own_predictions(trained_copy):
     said = y_test.astype(int).tolist()
     said[5] = (said[5] + 1) % 10  # the one "mistake" in this run's own file
     (trained_copy.root / trained_copy.cnn / "predictions.json").write_text(json.dumps(said))
-    at = run_page("fixture-cnn", inside_source="Misclassified test image")
+    at = run_page("shared-cnn", inside_source="Misclassified test image")
     assert at.number_input(key="inside_mistake").label == "Mistake (of 1)"
     assert any("test image 5," in c for img in at.image for c in img.captions)
 
 
 def test_my_drawing_needs_a_drawing_first(trained_copy):
-    at = run_page("fixture-cnn", inside_source="My drawing")
+    at = run_page("shared-cnn", inside_source="My drawing")
     assert "Draw" in at.info[0].value and not at.metric
     seven = np.zeros((28, 28, 1), np.float32)
     seven[6, 8:20] = 1.0
     seven[6:22, 18] = 1.0
-    at = run_page("fixture-cnn", inside_source="My drawing", last_drawing=seven)
+    at = run_page("shared-cnn", inside_source="My drawing", last_drawing=seven)
     assert 0 <= prediction(at) <= 9 and "**conv1**" in text(at)
 
 
 def test_dense_model_shows_hidden_activations(trained_copy):
-    at = run_page("fixture-dense")
+    at = run_page("shared-dense")
     body = text(at)
     assert re.search(r"\*\*dense1\*\*: 256 units, \d+ active", body)
     assert re.search(r"\*\*dense2\*\*: 64 units, \d+ active", body)
@@ -123,7 +123,7 @@ def test_the_words_follow_the_model_shown(trained_copy):
     assert "all 32 pooled maps into 64 new ones" in body
     assert "16" not in body.split("Conv 1 has")[1].split(".")[0]
     assert "flattened feature maps" in body and "784 pixels" not in body
-    dense = run_page("fixture-dense")
+    dense = run_page("shared-dense")
     assert "all 784 pixels at once" in text(dense)
     assert "all 256 units of the layer before it" in text(dense)
 
@@ -133,12 +133,12 @@ def test_the_model_and_image_choice_survive_a_page_switch(trained_copy):
     at.run()
     at.switch_page("app_pages/inside.py").run()
     box = at.selectbox(key="inside_model")
-    box.set_value(next(o for o in box.options if "fixture-dense" in o)).run()
+    box.set_value(next(o for o in box.options if "shared-dense" in o)).run()
     at.number_input(key="inside_index").set_value(7).run()
     at.switch_page("app_pages/home.py").run()
     at.switch_page("app_pages/inside.py").run()
     assert not at.exception
-    assert "fixture-dense" in at.selectbox(key="inside_model").value
+    assert "shared-dense" in at.selectbox(key="inside_model").value
     assert at.number_input(key="inside_index").value == 7
 
 
@@ -151,6 +151,6 @@ def test_no_models_says_how_to_get_one(runs_dir, monkeypatch, tmp_path):
 @pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 broken zip"])
 def test_a_broken_model_is_an_error_not_a_crash(trained_copy, damage):
     (trained_copy.root / trained_copy.cnn / "model.keras").write_bytes(damage)
-    at = run_page("fixture-cnn")
+    at = run_page("shared-cnn")
     assert len(at.error) == 1 and "model.keras" in shown(at.error[0].value)
     assert not at.metric
