@@ -71,7 +71,7 @@ def test_scrub_and_play_a_run(replay_app) -> None:
             page.goto(f"{url}/inside", timeout=30_000)
             box = page.get_by_test_id("stSelectbox").filter(has_text="Model")
             box.click()
-            page.get_by_role("option").filter(has_text=run).first.click()
+            page.get_by_role("option").filter(has_text="replay-demo").first.click()
             page.get_by_text("Watch it learn", exact=True).wait_for(timeout=60_000)
             map_caption(page, EPOCHS).wait_for(timeout=60_000)
             shoot(page, f"epoch{EPOCHS}")

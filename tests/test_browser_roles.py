@@ -130,7 +130,7 @@ def test_two_students_and_a_teacher(app) -> None:
             expect(bob.get_by_role("button", name="Start")).to_be_enabled(timeout=30_000)
             settled(bob)
             bob.get_by_role("button", name="Start").click()
-            expect(bob.get_by_role("button", name="Stop")).to_be_enabled(timeout=15_000)
+            expect(bob.get_by_role("button", name="Stop", exact=True)).to_be_enabled(timeout=15_000)
             bob.reload()
             expect(bob.get_by_text(re.compile("Training completed"))).to_be_visible(timeout=60_000)
             expect(bob.get_by_text(re.compile("Your training: completed"))).to_be_visible()
@@ -144,7 +144,7 @@ def test_two_students_and_a_teacher(app) -> None:
             assert _options(ada, "Run to delete") == [ada_run]
             ada.goto(link)
             expect(ada.get_by_text("No training yet")).to_be_visible(timeout=30_000)
-            expect(ada.get_by_role("button", name="Stop")).to_be_disabled()
+            expect(ada.get_by_role("button", name="Stop", exact=True)).to_be_disabled()
             ada.goto(f"{url}/teacher")
             expect(ada.get_by_label("Teacher code")).to_be_visible(timeout=30_000)
             assert ada.get_by_role("tab").count() == 0
