@@ -8,7 +8,6 @@ with MNISTKIT_UPDATE_SCREENSHOTS=1, the README's copy to docs/draw.png).
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -17,15 +16,13 @@ from pathlib import Path
 import pytest
 
 from devtools.appserver import running_app
+from devtools.hostile import hand_in_run
+from tests.browser import ARTIFACTS, CHROMIUM, ROOT, chromium, watched
 from ui.digit_input import TOOLBAR_STRIP
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
 BUNDLED = [ROOT / "models" / "dense.keras", ROOT / "models" / "cnn.keras"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SEVEN = [(70, 60), (210, 60), (120, 235)]  # a "7" in pad pixels (the 280×280 black square)
 # A "7" begun at the pad's top-right corner, where the canvas toolbar floats
 TOP_RIGHT_SEVEN = [(262, 4), (40, 4), (40, 6), (262, 6), (150, 250)]
@@ -47,10 +44,6 @@ def app(request: pytest.FixtureRequest, tmp_path: Path):
     log_path = tmp_path / "streamlit.log"
     with running_app(env={"MNISTKIT_RUNS_DIR": str(runs)}, log_path=log_path) as served:
         yield served.url, log_path
-
-
-def _browser(pw):
-    return pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
 def _open_draw(page, url: str):
@@ -80,14 +73,10 @@ def _stroke(mouse, box: dict, points: list[tuple[int, int]], arrive_from=None) -
 
 
 def test_draw_a_seven_gets_a_prediction(app: tuple[str, Path]) -> None:
-    from playwright.sync_api import sync_playwright
-
     url, log_path = app
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
+        with watched({"": page}, log_path, "draw"):
             # Open the app as a class does, at its home page, then follow the sidebar link
             # (the page's own URL is /draw).
             canvas = _open_draw(page, url)
@@ -114,12 +103,6 @@ def test_draw_a_seven_gets_a_prediction(app: tuple[str, Path]) -> None:
             page.screenshot(path=ARTIFACTS / "draw.png", full_page=True)
             if os.environ.get("MNISTKIT_UPDATE_SCREENSHOTS"):  # refresh the README's picture
                 shutil.copyfile(ARTIFACTS / "draw.png", ROOT / "docs" / "draw.png")
-        except Exception:
-            page.screenshot(path=ARTIFACTS / "draw-failure.png", full_page=True)
-            print(log_path.read_text(errors="replace")[-4000:])  # the server's side of it
-            raise
-        finally:
-            browser.close()
 
 
 def _prediction(page) -> str:
@@ -132,13 +115,10 @@ def test_a_stroke_begun_under_the_toolbar_at_once_is_drawn(app: tuple[str, Path]
     """The toolbar fades in over the canvas's top edge when the pointer arrives; a stroke
     begun at the pad's top-right corner right then must still draw (issue 13, item 2), also
     right after the toolbar's trash icon was pressed."""
-    from playwright.sync_api import sync_playwright
-
     url, log_path = app
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
+        with watched({"": page}, log_path, "draw-top-right"):
             canvas = _open_draw(page, url)
             box = canvas.bounding_box()
             above = (box["x"] + 262, box["y"] - 120)  # off the canvas, above its right end
@@ -153,23 +133,14 @@ def test_a_stroke_begun_under_the_toolbar_at_once_is_drawn(app: tuple[str, Path]
             _stroke(page.mouse, canvas.bounding_box(), TOP_RIGHT_SEVEN)
             assert _prediction(page) in DIGITS
             page.screenshot(path=ARTIFACTS / "draw-top-right.png", full_page=True)
-        except Exception:
-            page.screenshot(path=ARTIFACTS / "draw-top-right-failure.png", full_page=True)
-            print(log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            browser.close()
 
 
 def test_the_drawing_is_still_there_after_another_page(app: tuple[str, Path]) -> None:
     """Draw → Inside the CNN → Draw: the drawing and its prediction come back (item 4)."""
-    from playwright.sync_api import sync_playwright
-
     url, log_path = app
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
+        with watched({"": page}, log_path, "draw-after-inside"):
             canvas = _open_draw(page, url)
             _stroke(page.mouse, canvas.bounding_box(), SEVEN)
             before = _prediction(page)
@@ -188,48 +159,31 @@ def test_the_drawing_is_still_there_after_another_page(app: tuple[str, Path]) ->
             )
             assert ink > 1000, "the strokes are drawn again on the canvas"
             page.screenshot(path=ARTIFACTS / "draw-after-inside.png", full_page=True)
-        except Exception:
-            page.screenshot(path=ARTIFACTS / "draw-after-inside-failure.png", full_page=True)
-            print(log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            browser.close()
-
-
-def _hand_made_run(runs: Path, run_id: str, arch: str, name: str) -> None:
-    """A finished run with four epochs of history (no model: Compare needs none)."""
-    folder = runs / run_id
-    folder.mkdir(parents=True)
-    history = {
-        "loss": [0.30, 0.10, 0.07, 0.05],
-        "val_loss": [0.10, 0.08, 0.06, 0.05],
-        "accuracy": [0.920, 0.975, 0.985, 0.990],
-        "val_accuracy": [0.980, 0.985, 0.987, 0.989],
-    }
-    files = {
-        "config": {"arch": arch, "optimizer": "adam"},
-        "status": {"status": "completed", "name": name},
-        "history": history,
-        "metrics": {"test_accuracy": 0.9911},
-    }
-    for stem, obj in files.items():
-        (folder / f"{stem}.json").write_text(json.dumps(obj))
 
 
 def test_the_curves_are_tall_and_say_how_to_read_them(app: tuple[str, Path], tmp_path: Path):
     """Issue 13, item 11: the plot area was ~55 px of a 260 px chart (Streamlit's theme puts
     titles and legend inside the given height); accuracy is zoomed to the epochs' values."""
-    from playwright.sync_api import sync_playwright
-
     from ui.charts import CHART_HEIGHT
 
     url, log_path = app
-    _hand_made_run(tmp_path / "runs", "20240101-120000-cnn", "cnn", "my CNN")
-    _hand_made_run(tmp_path / "runs", "20240101-110000-dense", "dense", "my dense net")
-    with sync_playwright() as pw:
-        browser = _browser(pw)
+    history = {
+        "loss": [0.30, 0.10, 0.07, 0.05],
+        "val_loss": [0.10, 0.08, 0.06, 0.05],
+        "accuracy": [0.920, 0.975, 0.985, 0.990],
+        "val_accuracy": [0.980, 0.985, 0.987, 0.989],
+    }  # four epochs; no model: Compare needs none
+    for run_id, arch, name in (
+        ("20240101-120000-cnn", "cnn", "my CNN"),
+        ("20240101-110000-dense", "dense", "my dense net"),
+    ):
+        runs = tmp_path / "runs"
+        fields = {"name": name}
+        metrics = {"test_accuracy": 0.9911}
+        hand_in_run(runs, run_id, arch=arch, fields=fields, history=history, metrics=metrics)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        try:
+        with watched({"": page}, log_path, "compare-curves"):
             page.goto(url + "/compare", timeout=30_000)
             charts = page.get_by_test_id("stVegaLiteChart")
             charts.nth(1).wait_for(timeout=30_000)
@@ -241,9 +195,3 @@ def test_the_curves_are_tall_and_say_how_to_read_them(app: tuple[str, Path], tmp
                 assert drawn["height"] >= CHART_HEIGHT - 20, drawn
             page.get_by_text("Train vs validation.").first.wait_for(timeout=10_000)
             page.screenshot(path=ARTIFACTS / "compare-curves.png", full_page=True)
-        except Exception:
-            page.screenshot(path=ARTIFACTS / "compare-curves-failure.png", full_page=True)
-            print(log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            browser.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devtools.appserver import running_app
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import ARTIFACTS, CHROMIUM, chromium, watched
 
 pytestmark = pytest.mark.browser
 EPOCHS = 3
@@ -58,16 +58,10 @@ def slide_to(page, key: str, epoch: int) -> float:
 
 
 def test_scrub_and_play_a_run(replay_app) -> None:
-    from playwright.sync_api import sync_playwright
-
     url, run, log_path = replay_app
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
+        with watched({"": page}, log_path, "replay"):
             page.goto(f"{url}/inside", timeout=30_000)
             box = page.get_by_test_id("stSelectbox").filter(has_text="Model")
             box.click()
@@ -92,9 +86,3 @@ def test_scrub_and_play_a_run(replay_app) -> None:
             shoot(page, "played")
             map_caption(page, EPOCHS).scroll_into_view_if_needed()
             page.screenshot(path=ARTIFACTS / "replay-map.png")
-        except Exception:
-            page.screenshot(path=ARTIFACTS / "replay-failure.png", full_page=True)
-            print(log_path.read_text(errors="replace")[-4000:])
-            raise
-        finally:
-            browser.close()

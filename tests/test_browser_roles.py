@@ -21,7 +21,7 @@ from mnistkit.config import TrainConfig
 from mnistkit.limits import LessonLimits, save_limits
 from mnistkit.ownership import Actor
 from mnistkit.runs import RunStore
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import ARTIFACTS, CHROMIUM, chromium, watched
 
 pytestmark = pytest.mark.browser
 
@@ -96,22 +96,18 @@ def _delete(page, label: str) -> None:
 
 
 def test_two_students_and_a_teacher(app) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, runs, ada_run = app
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         viewport = {"viewport": {"width": 1300, "height": 1000}}
         bob_ctx, ada_ctx, teacher_ctx = (browser.new_context(**viewport) for _ in range(3))
         ada_ctx.add_cookies([{"name": "mnistkit_id", "value": ADA, "url": url}])
-        pages = []
-        try:
+        pages: dict = {}
+        with watched(pages, None, "roles"):
             # Bob: a lesson link asking for too much; the controls it hides are gone
             bob = bob_ctx.new_page()
-            pages.append(("bob", bob))
+            pages["bob"] = bob
             bob.goto(f"{url}/train?arch=dense&epochs=5&subset=300&hide={HIDE}", timeout=30_000)
             expect(bob.get_by_role("button", name="Start")).to_be_enabled(timeout=30_000)
             settled(bob)
@@ -138,7 +134,7 @@ def test_two_students_and_a_teacher(app) -> None:
 
             # Ada: only her own run to delete; Bob's link opens nothing of his
             ada = ada_ctx.new_page()
-            pages.append(("ada", ada))
+            pages["ada"] = ada
             ada.goto(f"{url}/compare", timeout=30_000)
             expect(ada.get_by_text("Delete a run")).to_be_visible(timeout=30_000)
             assert _options(ada, "Run to delete") == [ada_run]
@@ -151,7 +147,7 @@ def test_two_students_and_a_teacher(app) -> None:
 
             # the teacher: unlock, the class, the leaderboard on the projector, delete Bob's run
             teacher = teacher_ctx.new_page()
-            pages.append(("teacher", teacher))
+            pages["teacher"] = teacher
             teacher.goto(f"{url}/teacher", timeout=30_000)
             # the unlock belongs to the browser's identity: wait until its cookie is set (on a
             # busy machine the cookie component can take seconds), or the next page is a stranger
@@ -179,9 +175,3 @@ def test_two_students_and_a_teacher(app) -> None:
             _delete(teacher, bob_run)
             expect(teacher.get_by_text(f"Deleted {bob_run}.")).to_be_visible(timeout=15_000)
             assert not (runs / bob_run).exists() and (runs / ada_run).exists()
-        except Exception:
-            for who, page in pages:
-                page.screenshot(path=ARTIFACTS / f"roles-failure-{who}.png", full_page=True)
-            raise
-        finally:
-            browser.close()
