@@ -141,11 +141,11 @@ def main() -> None:
         view = replay.image_view(net, epoch, x)
         frame = replay.map_at(run_dir, epoch)
         pics.map_png(frame.xy, frame.labels, frame.wrong)
-        pics.confusion_png(frame.confusion())
-        pics.grid_png(replay.kernels_at(run_dir, epoch), 4, "RdBu_r", True, px=14)
+        pics.confusion_cells_png(frame.confusion())
+        pics.tiles_png(replay.kernels_at(run_dir, epoch), 4, "RdBu_r", True, px=14)
         pics.saliency_png(x, view.saliency)
         for maps in view.feature_maps.values():
-            pics.grid_png(maps.transpose(2, 0, 1), 16, px=3)
+            pics.tiles_png(maps.transpose(2, 0, 1), 16, px=3)
 
     flip = [0]
 
@@ -170,15 +170,15 @@ def main() -> None:
     t_rebuild = timed(rebuild, 3)
     frame = replay.map_at(run_dir, last)
     t_map = timed(lambda: pics.map_png(frame.xy, frame.labels, frame.wrong), 10)
-    t_cm = timed(lambda: pics.confusion_png(frame.confusion()), 10)
+    t_cm = timed(lambda: pics.confusion_cells_png(frame.confusion()), 10)
 
     def with_matplotlib() -> None:
         from ui import figures, pictures
 
         fig = figures.map_grid(replay.kernels_at(run_dir, last), 4, "RdBu_r", True)
         pictures._png(fig)
-        pictures.confusion_png.clear()  # st.cache_data: time the drawing, not the cache
-        pictures.confusion_png(tuple(map(tuple, frame.confusion().tolist())), "")
+        pictures.confusion_figure_png.clear()  # st.cache_data: time the drawing, not the cache
+        pictures.confusion_figure_png(tuple(map(tuple, frame.confusion().tolist())), "")
 
     t_mpl = timed(with_matplotlib, 3)
     print(f"\n5. slider move, server side (epochs 0 ↔ {last}, medians; load {load()}):")

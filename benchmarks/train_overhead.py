@@ -68,7 +68,7 @@ def live_panel(run_dir: str | None, drawn: dict) -> None:
         kernels = replay.kernels_at(run_dir, epoch)
         drawn[epoch] = (
             pics.map_png(frame.xy, frame.labels, frame.wrong) if frame is not None else b"",
-            pics.grid_png(kernels, 4, "RdBu_r", True, px=14) if kernels is not None else b"",
+            pics.tiles_png(kernels, 4, "RdBu_r", True, px=14) if kernels is not None else b"",
         )
 
 

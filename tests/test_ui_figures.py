@@ -31,7 +31,7 @@ def test_confusion_matrix_counts_are_large_enough_to_read_from_a_few_metres():
     from ui import pictures
 
     counts = tuple(tuple(1135 if i == j else 3 for j in range(10)) for i in range(10))
-    png = pictures.confusion_png.__wrapped__(counts, "run")  # past st.cache_data
+    png = pictures.confusion_figure_png.__wrapped__(counts, "run")  # past st.cache_data
     assert Image.open(io.BytesIO(png)).size[0] > 600
     # a count is at least 2.5 % of the picture's width tall (7 pt on 5.2 in was 1.9 %)
     assert pictures.CELL_FONT / (pictures.CONFUSION_SIZE[0] * 72) >= 0.025

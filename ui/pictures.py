@@ -35,7 +35,7 @@ def _figure(width: float, height: float):
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def grid_png(
+def labelled_grid_png(
     images: np.ndarray, titles: tuple[str, ...], cols: int, wrong: tuple[bool, ...], cell: float
 ) -> bytes:
     """PNG of a grid of 28×28 images with a title above each (red when `wrong[i]`)."""
@@ -68,7 +68,7 @@ def labelled_images(
     if len(images) == 0:
         st.caption("No images to show.")
         return
-    png = grid_png(images, tuple(titles), cols, tuple(bool(w) for w in wrong), cell)
+    png = labelled_grid_png(images, tuple(titles), cols, tuple(bool(w) for w in wrong), cell)
     st.image(png, width=width or int(cols * cell * 80))
 
 
@@ -77,7 +77,7 @@ CELL_FONT = 11  # pt, bold: "1135" fills a cell (was 7 pt: unreadable from a few
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def confusion_png(cm: tuple[tuple[int, ...], ...], title: str) -> bytes:
+def confusion_figure_png(cm: tuple[tuple[int, ...], ...], title: str) -> bytes:
     """PNG of a confusion-matrix heatmap with the count in every non-zero cell."""
     counts = np.asarray(cm, dtype=np.int64)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
@@ -120,7 +120,7 @@ def confusion_matrix(cm: Sequence[Sequence[int]], title: str = "") -> None:
         rows = tuple(tuple(int(v) for v in row) for row in cm)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"not a matrix of counts ({exc})") from None
-    st.image(confusion_png(rows, title), width="stretch")
+    st.image(confusion_figure_png(rows, title), width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

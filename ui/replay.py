@@ -64,7 +64,7 @@ def _map_and_confusion(run_dir: str, epoch: int, stamp: float):
         return None
     return (
         pics.map_png(frame.xy, frame.labels, frame.wrong),
-        pics.confusion_png(frame.confusion()),
+        pics.confusion_cells_png(frame.confusion()),
         frame.accuracy,
         int(frame.wrong.sum()),
     )
@@ -73,7 +73,7 @@ def _map_and_confusion(run_dir: str, epoch: int, stamp: float):
 @st.cache_data(show_spinner=False, max_entries=256)
 def _kernels(run_dir: str, epoch: int, stamp: float) -> bytes | None:
     kernels = replay.kernels_at(run_dir, epoch)
-    return None if kernels is None else pics.grid_png(kernels, 4, "RdBu_r", True, px=14)
+    return None if kernels is None else pics.tiles_png(kernels, 4, "RdBu_r", True, px=14)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -206,7 +206,7 @@ def image_views(run_dir: str, epoch: int, x: np.ndarray) -> None:
         tiles = maps.transpose(2, 0, 1)
         cols, px = (8, 3) if len(tiles) <= 16 else (16, 3)
         st.image(
-            pics.grid_png(tiles, cols, px=px),
+            pics.tiles_png(tiles, cols, px=px),
             caption=f"{name}: {len(tiles)} feature maps, epoch {epoch}",
         )
 

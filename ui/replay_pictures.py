@@ -43,7 +43,7 @@ def coloured(values: np.ndarray, cmap: str, low: float, high: float) -> np.ndarr
     return rgb
 
 
-def grid_png(
+def tiles_png(
     images: np.ndarray, cols: int, cmap: str = "viridis", symmetric: bool = False, px: int = 4
 ) -> bytes:
     """Tiles (N, H, W) as one picture, each pixel `px`×`px`. Feature maps: each tile on its
@@ -125,7 +125,7 @@ def star(img: Image.Image, at: Sequence[float], r: float = 13) -> None:
     ImageDraw.Draw(img).polygon(corners, fill="black", outline="white", width=2)
 
 
-def confusion_png(cm: np.ndarray, cell: int = 30) -> bytes:
+def confusion_cells_png(cm: np.ndarray, cell: int = 30) -> bytes:
     """A 10×10 confusion matrix: rows the true digit, columns the answer, counts in the cells."""
     counts = np.asarray(cm, dtype=np.int64)
     shade = np.log1p(counts) / (np.log1p(counts.max()) or 1.0)
